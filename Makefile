@@ -1,0 +1,33 @@
+# The two commands of the README: `make figures` (main job) and `make test`.
+# Each one creates or updates the virtual environment in .venv first.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv figures test test-fast bench notebooks clean-cache lab
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3 ...)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+figures: $(STAMP)
+	$(VENV)/bin/nasbench-lab figures
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow and not browser"
+
+bench: $(STAMP)
+	$(VENV)/bin/nasbench-lab bench
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/

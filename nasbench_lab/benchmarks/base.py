@@ -1,0 +1,124 @@
+"""The Benchmark contract: ``query(arch) -> Metrics`` with honest counters."""
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+
+class NotInBenchmark(KeyError):
+    """The architecture (or key, or index) is not in this benchmark's table."""
+
+    def __init__(self, key: Any, benchmark: str = "benchmark"):
+        self.key = key
+        self.benchmark = benchmark
+        super().__init__(f"{benchmark}: architecture {key!r} is not in the benchmark")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0]
+
+
+class BenchmarkFileError(ValueError):
+    """A benchmark file is malformed, truncated or fails its checksum; says where."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics:
+    """What a benchmark answers for one architecture (or, from ``query_batch``, arrays).
+
+    Accuracies are fractions in [0, 1]. ``test_accuracy`` is NaN where the benchmark
+    has none (NAS-Bench-301). ``training_time`` is the (simulated) training cost in
+    seconds; ``parameters`` the trainable parameter count. ``extra`` holds anything
+    benchmark-specific (per-seed values, halfway accuracies, proxy scores, ...).
+    """
+
+    validation_accuracy: Any
+    test_accuracy: Any = math.nan
+    training_time: Any = math.nan
+    parameters: Any = math.nan
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        d.update(self.extra)
+        return d
+
+    def __len__(self) -> int:
+        v = np.asarray(self.validation_accuracy)
+        return 1 if v.ndim == 0 else len(v)
+
+    def __getitem__(self, i) -> "Metrics":
+        """Row ``i`` of a batched Metrics."""
+        pick = lambda v: (np.asarray(v)[i] if np.ndim(v) > 0 else v)  # noqa: E731
+        return Metrics(
+            validation_accuracy=pick(self.validation_accuracy),
+            test_accuracy=pick(self.test_accuracy),
+            training_time=pick(self.training_time),
+            parameters=pick(self.parameters),
+            extra={k: pick(v) for k, v in self.extra.items()},
+        )
+
+
+class Benchmark(abc.ABC):
+    """A performance estimator for one search space.
+
+    Subclasses implement ``_lookup(archs) -> Metrics`` (arrays, one row per arch) and
+    ``_key(arch)``; the base class keeps the counters:
+
+    * ``queries``: architectures asked for (a batch of n counts n),
+    * ``unique_queries``: distinct keys asked for,
+    * ``simulated_seconds``: training time the answered queries would have cost.
+    """
+
+    name: str = "benchmark"
+    space: Any = None
+    #: whether ``test_accuracy`` is meaningful (False for NAS-Bench-301)
+    has_test: bool = True
+
+    def __init__(self) -> None:
+        self.reset_counters()
+
+    # -- counters -------------------------------------------------------------------
+    def reset_counters(self) -> None:
+        self.queries = 0
+        self._seen: set = set()
+        self.simulated_seconds = 0.0
+
+    @property
+    def unique_queries(self) -> int:
+        return len(self._seen)
+
+    def _count(self, keys: Iterable[str], metrics: Metrics) -> None:
+        keys = list(keys)
+        self.queries += len(keys)
+        self._seen.update(keys)
+        t = np.asarray(metrics.training_time, dtype=float)
+        if t.size:
+            self.simulated_seconds += float(np.nansum(t))
+
+    # -- the protocol ---------------------------------------------------------------
+    def key(self, arch: Any) -> str:
+        return self.space.key(arch)
+
+    @abc.abstractmethod
+    def _lookup(self, archs: Sequence[Any], **options) -> Metrics:
+        """Metrics of arrays for ``archs`` (no counting)."""
+
+    def query(self, arch: Any, **options) -> Metrics:
+        """Metrics of one architecture (counts one query)."""
+        m = self._lookup([arch], **options)
+        self._count([self.key(arch)], m)
+        return m[0]
+
+    def query_batch(self, archs: Sequence[Any], **options) -> Metrics:
+        """Metrics of arrays for many architectures (counts ``len(archs)`` queries)."""
+        archs = list(archs)
+        m = self._lookup(archs, **options)
+        self._count([self.key(a) for a in archs], m)
+        return m
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

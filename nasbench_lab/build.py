@@ -1,0 +1,23 @@
+"""``nasbench-lab build WHAT``: regenerate bundled or cached artefacts reproducibly.
+
+Each target is ``name -> "module:function"``; the function takes the parsed CLI
+arguments (``seed``, ``workers``, ``out``) and returns an exit code.
+"""
+from __future__ import annotations
+
+import importlib
+
+TARGETS: dict[str, str] = {
+    "moons": "nasbench_lab.benchmarks.moons:cli_build",
+    "nb101-enumeration": "nasbench_lab.spaces.nb101:cli_build_enumeration",
+    "nb101-neighbours": "nasbench_lab.env.tables:cli_build_nb101_neighbours",
+}
+
+
+def cli_build(args) -> int:
+    try:
+        target = TARGETS[args.what]
+    except KeyError:
+        raise SystemExit(f"unknown build target {args.what!r}; known: {', '.join(sorted(TARGETS))}")
+    module, attr = target.split(":")
+    return int(getattr(importlib.import_module(module), attr)(args) or 0)

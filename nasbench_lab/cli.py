@@ -1,0 +1,70 @@
+"""The ``nasbench-lab`` command: bench, download, import, build, figures, run.
+
+Subcommands are contributed by the layers through ``COMMANDS`` below (lazy imports,
+so ``nasbench-lab --help`` is instant).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+
+def _cmd_bench(args) -> int:
+    from . import bench
+
+    bench.run(args.sections or None, quick=args.quick)
+    return 0
+
+
+def _lazy(target: str):
+    def call(args) -> int:
+        module, attr = target.split(":")
+        return int(getattr(importlib.import_module(module), attr)(args) or 0)
+
+    return call
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nasbench-lab", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("bench", help="print speed figures (medians, ratios against references)")
+    b.add_argument("sections", nargs="*", help="sections to run (default: all)")
+    b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    b.set_defaults(func=_cmd_bench)
+
+    d = sub.add_parser("download", help="download an official benchmark file (resumable, checked)")
+    d.add_argument("name", help="nb101 | nb101-full | nb201 | nb301")
+    d.add_argument("--url", help="override the download address (a mirror)")
+    d.add_argument("--dest", help="target folder (default: data/cache/downloads)")
+    d.set_defaults(func=_lazy("nasbench_lab.benchmarks.download:cli_download"))
+
+    i = sub.add_parser("import", help="import an official benchmark file into the compact cache")
+    i.add_argument("name", help="nb101 | nb201 | nb301")
+    i.add_argument("path", help="the official file or folder")
+    i.set_defaults(func=_lazy("nasbench_lab.benchmarks.download:cli_import"))
+
+    bu = sub.add_parser("build", help="build a bundled artefact (moons, nb101-enumeration, nb101-neighbours)")
+    bu.add_argument("what")
+    bu.add_argument("--seed", type=int, default=0)
+    bu.add_argument("--workers", type=int, default=2)
+    bu.add_argument("--out", help="output file (default: the bundled location)")
+    bu.set_defaults(func=_lazy("nasbench_lab.build:cli_build"))
+
+    f = sub.add_parser("figures", help="regenerate every figure and table of the offline default")
+    f.add_argument("--benchmark", default="moons")
+    f.add_argument("--out", help="output folder (default: figures/)")
+    f.add_argument("--quick", action="store_true", help="tiny budgets (smoke run)")
+    f.set_defaults(func=_lazy("nasbench_lab.main_job:cli_figures"))
+
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The SearchSpace contract shared by every space."""
+from __future__ import annotations
+
+import abc
+from typing import Any, Hashable, Sequence
+
+import numpy as np
+
+
+class InvalidArchitecture(ValueError):
+    """An architecture violates its space's rules; the message says which rule."""
+
+
+class SearchSpace(abc.ABC):
+    """One object per space. Architectures are frozen, hashable values.
+
+    Subclasses implement the abstract methods; ``mutate`` and ``is_valid`` have
+    generic defaults. ``size`` is ``None`` for spaces too large to enumerate.
+    """
+
+    name: str = "space"
+    #: number of entries of ``encode(arch)``
+    encoding_size: int = 0
+    #: total number of unique architectures, or None when not enumerable
+    size: int | None = None
+
+    @property
+    def finite(self) -> bool:
+        return self.size is not None
+
+    @abc.abstractmethod
+    def sample(self, rng: np.random.Generator) -> Any:
+        """Draw one architecture with the space's default sampler."""
+
+    @abc.abstractmethod
+    def neighbours(self, arch: Any) -> list:
+        """All one-move neighbours: deterministic order, unique by key, never ``arch``."""
+
+    @abc.abstractmethod
+    def key(self, arch: Any) -> str:
+        """Canonical string key; isomorphic architectures share it."""
+
+    @abc.abstractmethod
+    def encode(self, arch: Any) -> np.ndarray:
+        """The agent observation of one architecture (1-D float32 array)."""
+
+    def validate(self, arch: Any) -> Any:
+        """Return ``arch`` as this space's architecture type or raise InvalidArchitecture."""
+        return arch
+
+    def is_valid(self, arch: Any) -> bool:
+        try:
+            self.validate(arch)
+        except InvalidArchitecture:
+            return False
+        return True
+
+    def mutate(self, arch: Any, rng: np.random.Generator) -> Any:
+        """One random neighbour (uniform over ``neighbours(arch)``)."""
+        nbrs = self.neighbours(arch)
+        if not nbrs:
+            raise InvalidArchitecture(f"{self.name}: architecture has no neighbours to mutate to")
+        return nbrs[int(rng.integers(len(nbrs)))]
+
+    def enumerate(self) -> Sequence:
+        """Every unique architecture (finite spaces only)."""
+        raise NotImplementedError(f"the {self.name} space is not enumerable")
+
+    def encode_batch(self, archs: Sequence[Any]) -> np.ndarray:
+        """Stack ``encode`` over many architectures: shape (len(archs), encoding_size)."""
+        out = np.zeros((len(archs), self.encoding_size), dtype=np.float32)
+        for i, a in enumerate(archs):
+            out[i] = self.encode(a)
+        return out
+
+    def from_key(self, key: str) -> Any:  # pragma: no cover - optional
+        """Rebuild an architecture from its key where the key is invertible."""
+        raise NotImplementedError(f"the {self.name} space cannot rebuild an architecture from a key")
+
+    def __repr__(self) -> str:
+        size = f", size={self.size}" if self.size is not None else ""
+        return f"<{type(self).__name__} {self.name!r}{size}>"
+
+
+Arch = Hashable

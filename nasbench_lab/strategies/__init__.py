@@ -1,0 +1,37 @@
+"""Search strategies: multi-trial (ask/tell) and incremental agents (act in the env).
+
+``REGISTRY`` is a plain dict name -> "module:Class"; ``get(name)`` imports lazily.
+Every entry obeys one contract (tests/test_strategies_contract.py):
+
+* a seed -> its own ``np.random.Generator``; no global RNG state touched,
+* ``state_dict()`` / ``load_state_dict()`` so a run can be resumed,
+* multi-trial: ``cls(space, seed=0)`` with ``ask() -> arch`` and ``tell(arch, metrics)``,
+* incremental: ``cls(benchmark, seed=0)`` with ``act(observation, info) -> int``.
+"""
+from __future__ import annotations
+
+import importlib
+
+REGISTRY: dict[str, str] = {
+    "random_search": "nasbench_lab.strategies.random_search:RandomSearch",
+    "random_walk": "nasbench_lab.strategies.random_walk:RandomWalk",
+    "local_search": "nasbench_lab.strategies.local_search:LocalSearch",
+    "reinforce": "nasbench_lab.strategies.reinforce:Reinforce",
+}
+
+
+def names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def get(name: str):
+    """The strategy class registered as ``name``."""
+    try:
+        target = REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown strategy {name!r}; known: {', '.join(names())}") from None
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+__all__ = ["REGISTRY", "get", "names"]
