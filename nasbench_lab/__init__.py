@@ -18,7 +18,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"spaces", "benchmarks", "env", "strategies", "analysis", "oneshot", "experiment", "cli", "paths"}
+_SUBMODULES = {"spaces", "benchmarks", "env", "strategies", "analysis", "oneshot", "experiment", "cli", "paths", "notebook", "widgets"}
 
 
 def __getattr__(name: str):

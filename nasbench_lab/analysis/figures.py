@@ -1,0 +1,516 @@
+"""One function per figure of the paper, each returning a matplotlib Figure.
+
+Every function takes tidy result frames (``schema.py``) or small arrays/frames and draws
+on a fresh figure; ``save(fig, name)`` writes ``name.png`` and ``name.pdf`` atomically to
+``figures/`` (``paths.figures_dir()``). Agents keep one colour across every figure
+(``agent_colour``), accuracies are shown in percent, and each figure states the numbers
+the paper reads off it (shares, skews, correlations, outliers) on the figure itself.
+
+==========  ===========================================  ==============================
+paper       function                                     input
+==========  ===========================================  ==============================
+Fig. 3      ``shaping_histogram``                        accuracies (array)
+Fig. 4      ``shaping_curves``                           alphas
+Fig. 5      ``sampler_histograms``                       frame sampler, vertices, edges
+Fig. 7/12   ``initial_vs_improvement``                   episode frame
+Fig. 8/13   ``improvement_histograms``                   episode frame
+Fig. 9      ``local_optimum``                            episode frame + space
+Fig. 10/14  ``best_so_far_curves``                       query frame (+ published rows)
+Fig. 11     ``neighbours_vs_accuracy``                   neighbours, accuracy
+Fig. 16     ``throughput``                               frame benchmark, n_envs, steps/s
+Fig. 17-19  ``training_curves``                          frame setting, step, value
+==========  ===========================================  ==============================
+
+>>> fig = shaping_curves((2, 6, 10))          # doctest: +SKIP
+>>> save(fig, "fig04_shaping_curves")         # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import paths
+from . import stats
+
+# --------------------------------------------------------------------------------------
+# style: one colour and one display name per agent, everywhere
+# --------------------------------------------------------------------------------------
+#: display names of the registry's agents (others are shown as given)
+AGENT_LABELS = {
+    "random_search": "Random Search", "random_walk": "Random Walk", "local_search": "Local Search",
+    "apex": "Ape-X", "ape_x": "Ape-X", "reinforce": "REINFORCE", "regularized_evolution": "Evolution",
+    "evolution": "Evolution", "tpe": "TPE", "bananas": "BANANAS",
+}
+#: fixed order of the known agents (plots list agents in this order)
+AGENT_ORDER = ["random_search", "random_walk", "local_search", "apex", "ape_x", "reinforce",
+               "regularized_evolution", "evolution", "tpe", "bananas"]
+_KNOWN_COLOURS = {"random_search": 0, "random_walk": 1, "local_search": 2, "apex": 3, "ape_x": 3,
+                  "reinforce": 4, "regularized_evolution": 5, "evolution": 5, "tpe": 6, "bananas": 8}
+
+
+def agent_label(agent: str) -> str:
+    """Display name of an agent (``"local_search"`` -> ``"Local Search"``)."""
+    return AGENT_LABELS.get(agent, str(agent))
+
+
+def agent_colour(agent: str):
+    """The colour an agent has on every figure (seaborn ``colorblind`` palette)."""
+    import seaborn as sns
+
+    pal = sns.color_palette("colorblind", 10)
+    if agent in _KNOWN_COLOURS:
+        return pal[_KNOWN_COLOURS[agent]]
+    # unknown agents: a stable colour from the name, avoiding the known ones' first slots
+    h = sum(ord(c) * (i + 1) for i, c in enumerate(str(agent)))
+    return sns.color_palette("husl", 12)[h % 12]
+
+
+def order_agents(agents) -> list[str]:
+    """Known agents in ``AGENT_ORDER``, then the others alphabetically."""
+    agents = list(dict.fromkeys(agents))
+    known = [a for a in AGENT_ORDER if a in agents]
+    return known + sorted(a for a in agents if a not in known)
+
+
+def _style():
+    import seaborn as sns
+
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
+
+
+def _figure(nrows=1, ncols=1, **kw):
+    import matplotlib.pyplot as plt
+
+    _style()
+    kw.setdefault("layout", "constrained")
+    return plt.subplots(nrows, ncols, **kw)
+
+
+def _pct(ax, axis="both"):
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{100 * v:g}%")
+    if axis in ("x", "both"):
+        ax.xaxis.set_major_formatter(fmt)
+    if axis in ("y", "both"):
+        ax.yaxis.set_major_formatter(fmt)
+
+
+# --------------------------------------------------------------------------------------
+# saving
+# --------------------------------------------------------------------------------------
+def save(fig, name: str, out=None, formats: Sequence[str] = ("png", "pdf"), dpi: int = 150) -> list[Path]:
+    """Write ``fig`` as ``<out>/<name>.png`` and ``.pdf`` atomically; return the paths.
+
+    ``out`` defaults to ``paths.figures_dir()`` (``figures/``, or ``$NASBENCH_LAB_FIGURES``).
+    """
+    import matplotlib.pyplot as plt
+
+    folder = Path(out) if out is not None else paths.figures_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        target = folder / f"{name}.{fmt}"
+        with paths.atomic_write(target, suffix=f".{fmt}") as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+        written.append(target)
+    plt.close(fig)
+    return written
+
+
+# --------------------------------------------------------------------------------------
+# Fig. 3 / 4: reward shaping
+# --------------------------------------------------------------------------------------
+def shaped(acc, alpha: float | None):
+    """``exp(alpha * acc)`` rescaled to [0, 1] (``(e^{a x} - 1) / (e^a - 1)``) for plotting
+    beside the raw accuracy; the shape of the distribution is that of ``exp(alpha * acc)``
+    (an affine map does not change a histogram's shape). ``alpha=None``: ``acc``."""
+    acc = np.asarray(acc, float)
+    if alpha is None or alpha == 0:
+        return acc
+    return np.expm1(alpha * acc) / math.expm1(alpha)
+
+
+def shaping_histogram(accuracies, alpha: float = 6.0, bins: int = 100, title: str | None = None):
+    """Fig. 3: histogram of validation accuracies before and after reward shaping (log y).
+
+    ``accuracies``: fractions, e.g. every architecture and every seed of a benchmark.
+    The mean of each distribution is marked; the legend names alpha.
+    """
+    acc = stats._finite(accuracies)
+    fig, ax = _figure(figsize=(7, 4))
+    after = shaped(acc, alpha)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ax.hist(acc, bins=edges, color="tab:blue", alpha=0.6, label=f"accuracy (mean {100 * acc.mean():.2f}%)")
+    ax.hist(after, bins=edges, color="tab:red", alpha=0.6,
+            label=fr"shaped, $\alpha$={alpha:g} (rescaled $e^{{\alpha x}}$)")
+    for v, c in ((acc.mean(), "tab:blue"), (after.mean(), "tab:red")):
+        ax.axvline(v, color=c, lw=1, ls="--")
+    ax.set_yscale("log")
+    ax.set_xlabel("validation accuracy / shaped reward (rescaled to [0, 1])")
+    ax.set_ylabel("count (log)")
+    ax.set_title(title or f"Accuracy distribution before and after reward shaping (n={acc.size:,})")
+    ax.legend(loc="upper left")
+    return fig
+
+
+def shaping_curves(alphas: Sequence[float | None] = (None, 2, 6, 10, 32), marks: Sequence[float] | None = None):
+    """Fig. 4: the shaping functions ``exp(alpha * x)`` for several alphas, rescaled to [0, 1].
+
+    ``marks``: accuracies to highlight (e.g. a benchmark's mean accuracy) as vertical lines.
+    """
+    fig, ax = _figure(figsize=(6, 4))
+    x = np.linspace(0, 1, 401)
+    for a in alphas:
+        ax.plot(x, shaped(x, a), label="no shaping" if a in (None, 0) else fr"$\alpha$ = {a:g}")
+    for m in marks or ():
+        ax.axvline(m, color="grey", ls=":", lw=1)
+    ax.set_xlabel("validation accuracy")
+    ax.set_ylabel(r"$(e^{\alpha x} - 1) / (e^{\alpha} - 1)$")
+    ax.set_title("Reward shaping functions")
+    ax.legend()
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Fig. 5: samplers
+# --------------------------------------------------------------------------------------
+def sampler_histograms(frame: pd.DataFrame, columns: Sequence[str] = ("vertices", "edges")):
+    """Fig. 5: histograms of vertex and edge counts per sampler (log y), one panel each.
+
+    ``frame``: one row per sampled architecture with ``sampler`` and the ``columns``.
+    """
+    missing = [c for c in ("sampler", *columns) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"sampler frame lacks columns {missing}")
+    fig, axes = _figure(1, len(columns), figsize=(5 * len(columns), 4), squeeze=False)
+    samplers = list(dict.fromkeys(frame["sampler"]))
+    import seaborn as sns
+
+    pal = dict(zip(samplers, sns.color_palette("colorblind", len(samplers))))
+    width = 0.8 / max(1, len(samplers))
+    for ax, col in zip(axes[0], columns):
+        values = np.sort(frame[col].unique())
+        for j, s in enumerate(samplers):
+            counts = frame.loc[frame["sampler"] == s, col].value_counts().reindex(values, fill_value=0)
+            ax.bar(values + (j - (len(samplers) - 1) / 2) * width, counts.to_numpy(), width=width,
+                   color=pal[s], label=f"{s} (n={int(counts.sum()):,})")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"number of {col}")
+        ax.set_ylabel("count (log)")
+        ax.set_xticks(values)
+    axes[0][0].legend()
+    fig.suptitle("Architecture size by sampler")
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Fig. 7 / 12 and 8 / 13: episodes
+# --------------------------------------------------------------------------------------
+def _agents_of(frame) -> list[str]:
+    return order_agents(frame["agent"].unique())
+
+
+def initial_vs_improvement(episodes: pd.DataFrame, which: str = "auto", levels: Sequence[float] | None = None,
+                           max_points: int = 50_000, seed: int = 0):
+    """Fig. 7/12: initial accuracy vs improvement over the episode, one panel per agent.
+
+    Dashed diagonals mark constant final accuracy (``levels``, default three round values
+    spanning the final accuracies); the shaded triangle is the impossible region where the
+    final accuracy would exceed 100%. At most ``max_points`` episodes per agent are drawn
+    (a seeded subsample; the panel title gives the total).
+    """
+    imp = stats.improvements(episodes, which)
+    agents = _agents_of(imp)
+    ncols = min(len(agents), 4)
+    nrows = math.ceil(len(agents) / ncols)
+    fig, axes = _figure(nrows, ncols, figsize=(4 * ncols, 3.8 * nrows), squeeze=False, sharex=True, sharey=True)
+    x_lo, x_hi = np.nanmin(imp["initial"]), np.nanmax(imp["initial"])
+    y_lo, y_hi = np.nanmin(imp["improvement"]), np.nanmax(imp["improvement"])
+    pad_x, pad_y = 0.05 * (x_hi - x_lo + 1e-9), 0.05 * (y_hi - y_lo + 1e-9)
+    x0, x1 = x_lo - pad_x, min(1.0, x_hi + pad_x)
+    y0, y1 = y_lo - pad_y, y_hi + pad_y
+    if levels is None:
+        fin = imp["final"].to_numpy()
+        lo, hi = np.nanpercentile(fin, 5), np.nanpercentile(fin, 95)
+        step = max(0.01, round((hi - lo) / 2, 2))
+        levels = [round(hi - k * step, 2) for k in (2, 1, 0)]
+    rng = np.random.default_rng(seed)
+    xs = np.linspace(x0, x1, 2)
+    for k, agent in enumerate(agents):
+        ax = axes.flat[k]
+        sub = imp[imp["agent"] == agent]
+        shown = sub if len(sub) <= max_points else sub.iloc[np.sort(rng.choice(len(sub), max_points, replace=False))]
+        ax.scatter(shown["initial"], shown["improvement"], s=3, alpha=0.3, color=agent_colour(agent),
+                   rasterized=True, linewidths=0)
+        for lv in levels:
+            ax.plot(xs, lv - xs, ls="--", lw=0.9, color="0.3")
+            ax.annotate(f"{100 * lv:g}%", xy=(x0, lv - x0), fontsize=7, color="0.3",
+                        xytext=(2, -8), textcoords="offset points")
+        ax.fill_between(xs, 1.0 - xs, max(y1, 1.0 - x0) + 1, color="tab:red", alpha=0.15, lw=0,
+                        label="final > 100%")
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_title(f"{agent_label(agent)} (n={len(sub):,})")
+        _pct(ax)
+    for ax in axes.flat[len(agents):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel(f"initial {imp.attrs['metric']} accuracy")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("improvement")
+    fig.suptitle("Initial accuracy vs improvement (dashed: constant final accuracy)")
+    return fig
+
+
+def improvement_histograms(episodes: pd.DataFrame, which: str = "auto", clip: float = 0.125, bins: int = 50,
+                           levels: Sequence[float] = (0.5, 0.8, 0.95)):
+    """Fig. 8/13: histogram of the improvement over an episode, one panel per agent.
+
+    Only improvements within ``[-clip, clip]`` are binned (the excluded outliers are
+    counted in the legend, not piled into the extreme bins); the solid line is the median,
+    dashed lines the edges of the symmetric ``levels`` intervals around it; the legend
+    gives the skew. Statistics are computed on all episodes, not the clipped ones.
+    """
+    imp = stats.improvements(episodes, which)
+    agents = _agents_of(imp)
+    fig, axes = _figure(len(agents), 1, figsize=(7, 2.4 * len(agents)), squeeze=False, sharex=True)
+    edges = np.linspace(-clip, clip, bins + 1)
+    dashes = ["--", "-.", ":"]
+    for ax, agent in zip(axes[:, 0], agents):
+        d = imp.loc[imp["agent"] == agent, "improvement"].to_numpy()
+        d = d[np.isfinite(d)]
+        spread = stats.percentile_intervals(d, levels)
+        inside = d[(d >= -clip) & (d <= clip)]
+        out = d.size - inside.size
+        weights = np.full(inside.size, 1.0 / d.size)
+        ax.hist(inside, bins=edges, weights=weights, color=agent_colour(agent), alpha=0.8,
+                label=f"{agent_label(agent)}: skew {spread.skew:+.3f}")
+        ax.axvline(spread.median, color="black", lw=1.6, label=f"median {100 * spread.median:+.2f}%")
+        for lv, ls in zip(levels, dashes * 3):
+            lo, hi = spread.intervals[lv]
+            ax.axvline(lo, color="black", lw=0.9, ls=ls, label=f"{100 * lv:g}%: [{100 * lo:+.2f}%, {100 * hi:+.2f}%]")
+            ax.axvline(hi, color="black", lw=0.9, ls=ls)
+        ax.plot([], [], " ", label=f"outside ±{100 * clip:g}%: {out:,} ({100 * out / max(1, d.size):.2f}%)")
+        ax.set_ylabel("share of episodes")
+        ax.legend(fontsize=7, loc="upper left", frameon=True)
+        ax.set_xlim(-clip, clip)
+    _pct(axes[-1, 0], "x")
+    axes[-1, 0].set_xlabel(f"improvement in {imp.attrs['metric']} accuracy over the episode")
+    fig.suptitle("Improvement per episode")
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Fig. 9: the most frequent local-search optimum
+# --------------------------------------------------------------------------------------
+def local_optimum(episodes: pd.DataFrame, space=None, agent: str = "local_search",
+                  arch_of: Callable[[str], Any] | None = None, top: int = 5):
+    """Fig. 9: the most frequent final architecture of ``agent``, drawn, with its share.
+
+    ``space`` draws the cell when it has ``draw(arch, ax)`` (duck-typed); ``arch_of`` maps a
+    key to an architecture (default ``space.from_key``). A side panel lists the ``top``
+    most frequent final architectures and their shares.
+    """
+    sub = episodes[episodes["agent"] == agent]
+    if sub.empty:
+        raise ValueError(f"no episodes of agent {agent!r}; agents: {sorted(episodes['agent'].unique())}")
+    counts = sub["final_key"].value_counts()
+    key, share = counts.index[0], counts.iloc[0] / len(sub)
+    fig, (ax_cell, ax_bar) = _figure(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
+    drawn = False
+    arch = None
+    if arch_of is None and space is not None and hasattr(space, "from_key"):
+        arch_of = space.from_key
+    if arch_of is not None:
+        try:
+            arch = arch_of(key)
+        except (NotImplementedError, KeyError, ValueError):
+            arch = None
+    if arch is not None and space is not None and callable(getattr(space, "draw", None)):
+        space.draw(arch, ax=ax_cell)
+        drawn = True
+    if not drawn:
+        ax_cell.text(0.5, 0.5, str(key), ha="center", va="center", fontsize=9, wrap=True)
+        ax_cell.axis("off")
+    acc = sub.loc[sub["final_key"] == key, ["final_validation", "final_test"]].iloc[0]
+    acc_txt = f"validation {100 * acc['final_validation']:.2f}%"
+    if np.isfinite(acc["final_test"]):
+        acc_txt += f", test {100 * acc['final_test']:.2f}%"
+    ax_cell.set_title(f"{agent_label(agent)}: most frequent optimum, {100 * share:.1f}% of "
+                      f"{len(sub):,} episodes\n{acc_txt}", fontsize=9)
+    head = counts.iloc[:top] / len(sub)
+    labels = [str(k) if len(str(k)) <= 28 else str(k)[:25] + "..." for k in head.index]
+    ax_bar.barh(range(len(head))[::-1], head.to_numpy(), color=agent_colour(agent))
+    ax_bar.set_yticks(range(len(head))[::-1], labels, fontsize=7)
+    ax_bar.set_xlabel("share of episodes")
+    _pct(ax_bar, "x")
+    ax_bar.set_title(f"top {len(head)} final architectures", fontsize=9)
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Fig. 10 / 14 / 15: best so far vs queries
+# --------------------------------------------------------------------------------------
+def best_so_far_curves(queries: pd.DataFrame | None = None, published: pd.DataFrame | None = None,
+                       kind: str = "reported", max_query: int | None = None, n_resamples: int = 5000,
+                       confidence: float = 0.95, seed: int = 0, summary: pd.DataFrame | None = None,
+                       title: str | None = None):
+    """Fig. 10/14/15: mean best-so-far accuracy vs queries with bootstrap CI bands.
+
+    ``queries``: a query frame (every agent is one line with its band), or a precomputed
+    ``summary`` from ``stats.curve_summary``. ``published``: rows with ``algorithm``,
+    ``budget``, ``mean``, ``ci_low``, ``ci_high`` (fractions; see ``tables.load_published``)
+    drawn as points with error bars. ``kind="oracle"`` draws the labelled oracle curves.
+    """
+    if summary is None:
+        if queries is None:
+            raise ValueError("pass a query frame or a curve summary")
+        summary = stats.curve_summary(queries, kind=kind, max_query=max_query, n_resamples=n_resamples,
+                                      confidence=confidence, seed=seed)
+    fig, ax = _figure(figsize=(8, 5))
+    for agent in order_agents(summary["agent"].unique()):
+        s = summary[summary["agent"] == agent]
+        c = agent_colour(agent)
+        n_runs = int(s["n_runs"].iloc[0])
+        ax.plot(s["query"], s["mean"], color=c, lw=1.6, label=f"{agent_label(agent)} ({n_runs:,} runs)")
+        ax.fill_between(s["query"], s["low"], s["high"], color=c, alpha=0.25, lw=0)
+    if published is not None and len(published):
+        import seaborn as sns
+
+        algos = list(dict.fromkeys(published["algorithm"]))
+        markers = "osD^vP*Xh<>"
+        greys = sns.color_palette("dark:black", len(algos) + 2)[1:]
+        for j, algo in enumerate(algos):
+            p = published[published["algorithm"] == algo]
+            yerr = np.vstack([p["mean"] - p["ci_low"], p["ci_high"] - p["mean"]])
+            ax.errorbar(p["budget"], p["mean"], yerr=np.clip(yerr, 0, None), fmt=markers[j % len(markers)],
+                        color=greys[j], ms=5, capsize=3, lw=1, label=f"{algo} (published)")
+    label = stats.KIND_LABELS.get(summary["kind"].iloc[0], "") if "kind" in summary else ""
+    ax.set_xlabel("queries")
+    ax.set_ylabel(f"best so far: {label}")
+    _pct(ax, "y")
+    if len(summary):
+        lo = np.nanpercentile(summary["low"], 2)
+        hi = np.nanmax(summary["high"])
+        if published is not None and len(published):
+            hi = max(hi, float(np.nanmax(np.minimum(published["ci_high"], 1.0))))
+        ax.set_ylim(lo - 0.1 * (hi - lo + 1e-9), hi + 0.05 * (hi - lo + 1e-9))
+    ax.set_title(title or f"Best architecture found so far ({int(100 * confidence)}% bootstrap CI bands)")
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Fig. 11: neighbours vs accuracy
+# --------------------------------------------------------------------------------------
+def neighbours_vs_accuracy(neighbours, accuracy, max_points: int = 50_000, seed: int = 0,
+                           ylabel: str = "test accuracy"):
+    """Fig. 11: number of neighbours of an architecture vs its accuracy, with r and tau.
+
+    A jittered scatter (at most ``max_points``, seeded) with the per-count median line.
+    """
+    nb = np.asarray(neighbours, float)
+    acc = np.asarray(accuracy, float)
+    corr = stats.correlations(nb, acc)
+    fig, ax = _figure(figsize=(7, 4.5))
+    rng = np.random.default_rng(seed)
+    idx = np.arange(nb.size) if nb.size <= max_points else rng.choice(nb.size, max_points, replace=False)
+    ax.scatter(nb[idx] + rng.uniform(-0.3, 0.3, idx.size), acc[idx], s=3, alpha=0.25, color="tab:blue",
+               rasterized=True, linewidths=0)
+    med = pd.Series(acc).groupby(nb).median()
+    ax.plot(med.index, med.to_numpy(), color="black", lw=1.5, label="median per count")
+    ax.set_xlabel("number of neighbours")
+    ax.set_ylabel(ylabel)
+    _pct(ax, "y")
+    ax.set_title(f"Pearson r = {corr.pearson_r:.3f}, Kendall τ = {corr.kendall_tau:.3f} (n={corr.n:,})")
+    ax.legend(loc="lower right")
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Fig. 16: throughput
+# --------------------------------------------------------------------------------------
+def throughput(frame: pd.DataFrame):
+    """Fig. 16: environment steps per second vs degree of vectorisation (log-log).
+
+    ``frame``: columns ``benchmark``, ``n_envs`` and ``steps_per_s`` (or
+    ``steps_per_second``); one line per benchmark and, where present, per
+    ``implementation``/``backend``/``device``.
+    """
+    rate = "steps_per_s" if "steps_per_s" in frame.columns else "steps_per_second"
+    missing = [c for c in ("benchmark", "n_envs", rate) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"throughput frame lacks columns {missing}")
+    groups = ["benchmark"] + [c for c in ("implementation", "backend", "device") if c in frame.columns]
+    fig, ax = _figure(figsize=(7, 4.5))
+    markers = "os^Dv<>"
+    for j, (key, g) in enumerate(frame.groupby(groups, sort=True)):
+        key = key if isinstance(key, tuple) else (key,)
+        g = g.groupby("n_envs", as_index=False)[rate].median().sort_values("n_envs")
+        ax.plot(g["n_envs"], g[rate], marker=markers[j % len(markers)], label=" / ".join(map(str, key)))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("environments stepped at once")
+    ax.set_ylabel("environment steps per second")
+    ax.set_title("Environment throughput vs vectorisation")
+    ax.legend(fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------------------------
+# Fig. 17-19: training curves (ablations)
+# --------------------------------------------------------------------------------------
+def training_curves(curves: pd.DataFrame, window: int = 10, title: str = "Mean validation accuracy during training",
+                    ylabel: str = "mean validation accuracy", percent: bool = True):
+    """Fig. 17-19: smoothed mean of a logged value over training steps, one line per setting.
+
+    ``curves``: columns ``setting``, ``step``, ``value`` (and optionally ``seed``): the
+    mean over seeds at each step is smoothed with a simple moving average of ``window``
+    points (the paper: N=10); the band spans the smoothed seeds' min..max where there
+    are several seeds.
+    """
+    missing = [c for c in ("setting", "step", "value") if c not in curves.columns]
+    if missing:
+        raise ValueError(f"curves frame lacks columns {missing}")
+    import seaborn as sns
+
+    fig, ax = _figure(figsize=(7, 4.5))
+    settings = list(dict.fromkeys(curves["setting"]))
+    pal = dict(zip(settings, sns.color_palette("colorblind", len(settings))))
+    for s in settings:
+        g = curves[curves["setting"] == s]
+        mean = g.groupby("step")["value"].mean().sort_index()
+        ax.plot(mean.index, stats.moving_average(mean.to_numpy(), window), color=pal[s], lw=1.6, label=str(s))
+        if "seed" in g.columns and g["seed"].nunique() > 1:
+            wide = g.pivot_table(index="step", columns="seed", values="value").sort_index()
+            sm = np.column_stack([stats.moving_average(wide[c].ffill().to_numpy(), window) for c in wide])
+            ax.fill_between(wide.index, np.nanmin(sm, axis=1), np.nanmax(sm, axis=1), color=pal[s], alpha=0.2, lw=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"{ylabel} (SMA, N={window})")
+    if percent:
+        _pct(ax, "y")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+#: paper figure number -> function
+FIGURES = {
+    3: shaping_histogram, 4: shaping_curves, 5: sampler_histograms, 7: initial_vs_improvement,
+    8: improvement_histograms, 9: local_optimum, 10: best_so_far_curves, 11: neighbours_vs_accuracy,
+    12: initial_vs_improvement, 13: improvement_histograms, 14: best_so_far_curves,
+    15: best_so_far_curves, 16: throughput, 17: training_curves, 18: training_curves, 19: training_curves,
+}
+
+__all__ = [
+    "AGENT_LABELS", "AGENT_ORDER", "FIGURES", "agent_colour", "agent_label", "best_so_far_curves",
+    "improvement_histograms", "initial_vs_improvement", "local_optimum", "neighbours_vs_accuracy",
+    "order_agents", "sampler_histograms", "save", "shaped", "shaping_curves", "shaping_histogram",
+    "throughput", "training_curves",
+]

@@ -1,0 +1,132 @@
+"""``nasbench-lab bench spaces-nb101``: NAS-Bench-101 hashing, enumeration and neighbours.
+
+Rows: keys per second of the plain md5 reference (``nb101._reference_hash``: numpy pruning
+and the official string algorithm), of ``Cell(matrix, ops).key`` end to end on fresh cells
+(validation and pruning included) and of ``hash_batch``, with their ratios against the
+reference measured in the same process; the enumeration build time (from the cache
+metadata; ``quick`` never builds), the cache load time, and neighbour generations per second
+with the neighbour-count distribution.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from . import median_time
+
+
+def _fresh_inputs(count: int, seed: int) -> list[tuple[list, list]]:
+    """(matrix as nested lists, ops) pairs drawn with the paper's sampler, unique by key."""
+    from ..spaces import nb101
+
+    rng = np.random.default_rng(seed)
+    seen, out = set(), []
+    while len(out) < count:
+        c = nb101.sample(rng)
+        if c.key not in seen:
+            seen.add(c.key)
+            out.append((c.matrix.tolist(), list(c.ops)))
+    return out
+
+
+def _per_item(fn, items, repeat: int) -> float:
+    """Median over ``repeat`` runs of the mean seconds per item of ``fn`` over ``items``."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for it in items:
+            fn(it)
+        times.append((time.perf_counter() - t0) / len(items))
+    return statistics.median(times)
+
+
+def hashing(quick: bool) -> list:
+    from ..spaces import nb101
+
+    count = 300 if quick else 2000
+    repeat = 3 if quick else 5
+    nb101.Cell([[0, 1], [0, 0]], ["input", "output"])  # load the compiled kernel first
+    # fresh cells: every timed Cell(...) call sees a (matrix, ops) pair it never hashed
+    pools = [_fresh_inputs(count, seed) for seed in range(repeat)]
+    ref = statistics.median(_per_item(lambda mo: nb101._reference_hash(*mo), p, 1) for p in pools)
+    key_times = []
+    for p in pools:
+        t0 = time.perf_counter()
+        for m, o in p:
+            nb101.Cell(m, o).key
+        key_times.append((time.perf_counter() - t0) / len(p))
+    key = statistics.median(key_times)
+    mats = [m for m, _ in pools[0]]
+    ops = [o for _, o in pools[0]]
+    batch = median_time(lambda: nb101.hash_batch(mats, ops), repeat=repeat) / len(mats)
+    arr7 = [(m, o) for m, o in pools[0] if len(m) == 7]
+    arr = np.array([m for m, _ in arr7], dtype=np.int8)
+    arr_ops = [o for _, o in arr7]
+    batch7 = median_time(lambda: nb101.hash_batch(arr, arr_ops), repeat=repeat) / max(1, len(arr7))
+    b2 = _per_item(lambda mo: nb101._h.blake2s_key(*nb101._h.parse(*mo)), pools[0], repeat)
+    return [
+        ("md5 reference (_reference_hash), keys/s", 1 / ref, "keys/s", f"{ref * 1e6:.0f} us/key"),
+        ("Cell(matrix, ops).key end to end, fresh cells", 1 / key, "keys/s", f"{key * 1e6:.1f} us/key"),
+        ("  ratio Cell(...).key vs reference", ref / key, "x", "same process, median"),
+        ("hash_batch (mixed sizes, nested lists)", 1 / batch, "keys/s", f"{batch * 1e6:.1f} us/key"),
+        ("  ratio hash_batch vs reference", ref / batch, "x", ""),
+        ("hash_batch ((N, 7, 7) int8 array)", 1 / batch7, "keys/s", f"{len(arr7)} cells of 7 vertices"),
+        ("blake2s key (pure Python), parse included", 1 / b2, "keys/s", f"{b2 * 1e6:.0f} us/key"),
+    ]
+
+
+def enumeration(quick: bool) -> list:
+    from ..spaces import nb101
+
+    rows = []
+    cached = nb101.enumeration_cached()
+    if not cached and quick:
+        return [("enumeration cache", 0.0, "", "absent; quick mode does not build it "
+                 "(nasbench-lab build nb101-enumeration)")]
+    if cached:
+        nb101._ENUM.clear()
+        t0 = time.perf_counter()
+        nb101.enumeration_arrays()
+        load = time.perf_counter() - t0
+        rows.append(("enumeration cache load (423,624 cells)", load, "s", "np.load + key strings"))
+    else:
+        nb101.enumeration_arrays()  # builds it
+    meta = nb101.enumeration_metadata()
+    rows.append(("enumeration build (from cache metadata)", meta.get("build_seconds", float("nan")), "s",
+                 f"{meta.get('workers', '?')} workers, {meta.get('labelled_hashed', 0):,} labelled graphs hashed"))
+    counts = nb101.enumeration_counts()
+    rows.append(("enumeration size", float(sum(counts.values())), "cells",
+                 " ".join(f"{v}:{c}" for v, c in counts.items())))
+    return rows
+
+
+def neighbours(quick: bool) -> list:
+    from ..spaces import nb101
+
+    count = 200 if quick else 2000
+    rng = np.random.default_rng(0)
+    if nb101.enumeration_cached():
+        cells = [nb101.cell_at(i) for i in rng.choice(nb101.SIZE, count, replace=False)]
+        note = "uniform over the enumeration"
+    else:
+        cells = [nb101.sample(rng) for _ in range(count)]
+        note = "paper's sampler (no enumeration cache)"
+    nb101.neighbours(cells[0])
+    t_cells = _per_item(nb101.neighbours, cells, 3 if not quick else 1)
+    t_keys = _per_item(nb101.neighbour_keys, cells, 3 if not quick else 1)
+    counts = np.array([len(nb101.neighbour_keys(c)) for c in cells])
+    return [
+        ("neighbours(cell) generations/s", 1 / t_cells, "cells/s", f"{t_cells * 1e3:.2f} ms/cell, {note}"),
+        ("neighbour_keys(cell) generations/s", 1 / t_keys, "cells/s", f"{t_keys * 1e3:.2f} ms/cell"),
+        ("neighbours per cell: mean", float(counts.mean()), "", f"min {counts.min()}, median "
+         f"{int(np.median(counts))}, max {counts.max()} over {count} cells"),
+    ]
+
+
+def _section(quick: bool) -> list:
+    return hashing(quick) + enumeration(quick) + neighbours(quick)
+
+
+SECTIONS = {"spaces-nb101": _section}

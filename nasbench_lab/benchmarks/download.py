@@ -1,0 +1,280 @@
+"""``nasbench-lab download NAME`` and ``nasbench-lab import NAME PATH``.
+
+Downloads are resumable and checked: bytes go to ``<file>.part`` (an HTTP ``Range``
+request continues a previous attempt), a progress bar shows them, the size and the
+published sha256 (where one is published) are verified, and only then is the file renamed
+to its final name. A size shortfall keeps the ``.part`` for the next attempt; a sha256
+mismatch removes it (a wrong file cannot be repaired by resuming) and raises
+``ChecksumError``. When the server cannot be reached the error says which file to fetch
+from where, where to put it, and the ``import`` command to run next.
+
+>>> path = download("nb101")                     # doctest: +SKIP
+>>> cache = import_file("nb101", path)           # doctest: +SKIP  (builds the compact cache)
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.client
+import os
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .. import paths
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One official file of the catalogue."""
+
+    name: str
+    """catalogue name (``nasbench-lab download NAME``)"""
+    filename: str
+    """the official file name"""
+    url: str
+    """where the publisher serves it (a landing page when ``manual``)"""
+    size: int | None
+    """exact size in bytes, ``None`` where the publisher gives none"""
+    sha256: str | None
+    """published sha256, ``None`` where the publisher publishes none"""
+    approx_size: str
+    """human-readable size as published"""
+    manual: bool = False
+    """the host needs a browser (Google Drive): the command explains, it cannot fetch"""
+    import_as: str = ""
+    """the ``import`` name for this file"""
+    note: str = ""
+
+
+CATALOGUE: dict[str, Entry] = {
+    "nb101": Entry(
+        "nb101", "nasbench_only108.tfrecord",
+        "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord", None,
+        "4c39c3936e36a85269881d659e44e61a245babcb72cb374eacacf75d0e5f4fd1", "~499 MB",
+        import_as="nb101", note="sha256 as published in the nasbench README; exact size unpublished"),
+    "nb101-full": Entry(
+        "nb101-full", "nasbench_full.tfrecord",
+        "https://storage.googleapis.com/nasbench/nasbench_full.tfrecord", None,
+        "3d64db8180fb1b0207212f9032205064312b6907a3bbc81eabea10db2f5c7e9c", "~1.95 GB",
+        import_as="nb101", note="sha256 as published in the nasbench README; exact size unpublished"),
+    "nb201": Entry(
+        "nb201", "NAS-Bench-201-v1_1-096897.pth",
+        "https://drive.google.com/open?id=1SKW0Cu0u8-gb18zDpaAGi0f74UdXeGKs", None, None, "~4.7 GB",
+        manual=True, import_as="nb201",
+        note="served from Google Drive (the NAS-Bench-201 README's link; v1_0-e61699.pth is in the "
+             "same folder); no checksum is published (the file name's six hex digits are the "
+             "publisher's tag, not a documented digest)"),
+    "nb301": Entry(
+        "nb301", "nasbench301_models_v1.0.zip", "https://ndownloader.figshare.com/files/24992018",
+        None, None, "~1.7 GB", import_as="nb301",
+        note="figshare article 13061510 (nasbench301_models_v1_0_zip); no sha256 published; "
+             "unzip it and import the nb_models_1.0/xgb_v1.0 folder"),
+}
+
+
+class DownloadError(RuntimeError):
+    """A download failed (unreachable host, interrupted transfer, wrong size)."""
+
+
+class ChecksumError(DownloadError):
+    """The downloaded bytes do not match the published sha256."""
+
+
+def downloads_dir() -> Path:
+    p = paths.cache_dir() / "downloads"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _entry(name: str) -> Entry:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise KeyError(f"unknown download {name!r}; known: {', '.join(CATALOGUE)}") from None
+
+
+def manual_instructions(entry: Entry, target: Path, url: str | None = None, reason: str = "") -> str:
+    """What to do by hand: which file, from where, where to put it, what to run next."""
+    why = f"{reason}\n" if reason else ""
+    check = f"  sha256: {entry.sha256}\n" if entry.sha256 else "  (no published checksum)\n"
+    return (f"{why}Fetch {entry.filename} ({entry.approx_size}) from\n  {url or entry.url}\n"
+            f"{check}put it at\n  {target}\nthen run\n  nasbench-lab import {entry.import_as} {target}")
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download(name: str, dest: str | Path | None = None, url: str | None = None, *,
+             progress: bool = True, retries: int = 2, timeout: float = 30.0,
+             chunk: int = 1 << 20) -> Path:
+    """Fetch catalogue file ``name`` into ``dest`` (default ``data/cache/downloads``).
+
+    Resumes a previous ``.part``; verifies size and sha256 where known; renames into place
+    atomically. ``retries``: automatic resumptions after an interrupted transfer.
+    """
+    entry = _entry(name)
+    folder = Path(dest) if dest is not None else downloads_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / entry.filename
+    if final.exists():
+        return final
+    if entry.manual and url is None:
+        raise DownloadError(manual_instructions(
+            entry, final, reason=f"{entry.filename} is hosted where a plain HTTP client cannot "
+                                 f"fetch it ({entry.note})."))
+    src = url or entry.url
+    part = final.with_name(final.name + ".part")
+    attempt = 0
+    while True:
+        try:
+            _fetch(src, part, entry, progress, timeout, chunk)
+            break
+        except _Interrupted as e:
+            if attempt >= retries:
+                raise DownloadError(f"download of {entry.filename} interrupted after "
+                                    f"{part.stat().st_size if part.exists() else 0:,} bytes ({e}); "
+                                    f"the partial file {part} is kept: run the same command again "
+                                    "to resume") from None
+            attempt += 1
+            time.sleep(min(2.0 ** attempt, 10.0) * 0.1)
+    _verify(part, entry, final)
+    os.replace(part, final)
+    return final
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _fetch(src: str, part: Path, entry: Entry, progress: bool, timeout: float, chunk: int) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": "nasbench-lab"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    req = urllib.request.Request(src, headers=headers)
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # nothing left to send: the part is complete
+            return
+        raise DownloadError(f"{src} answered HTTP {e.code} {e.reason}\n"
+                            + manual_instructions(entry, part.with_name(entry.filename), src)) from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise DownloadError(manual_instructions(
+            entry, part.with_name(entry.filename), src,
+            reason=f"Cannot download {entry.filename}: {src} is unreachable ({reason}).")) from None
+    with resp:
+        status = getattr(resp, "status", 200)
+        length = resp.headers.get("Content-Length")
+        if have and status == 206:
+            mode, start = "ab", have
+        else:  # the server ignored the Range: start over
+            mode, start = "wb", 0
+        total = start + int(length) if length is not None else entry.size
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, desc=entry.filename,
+                       file=sys.stderr)
+        got = start
+        try:
+            with open(part, mode) as f:
+                while True:
+                    try:
+                        block = resp.read(chunk)
+                    except (http.client.IncompleteRead, ConnectionError, socket.timeout, OSError) as e:
+                        raise _Interrupted(str(e) or type(e).__name__) from None
+                    if not block:
+                        break
+                    f.write(block)
+                    got += len(block)
+                    if bar is not None:
+                        bar.update(len(block))
+        finally:
+            if bar is not None:
+                bar.close()
+        if total is not None and got < total:
+            raise _Interrupted(f"connection closed at {got:,} of {total:,} bytes")
+
+
+def _verify(part: Path, entry: Entry, final: Path) -> None:
+    size = part.stat().st_size
+    if entry.size is not None and size != entry.size:
+        raise DownloadError(f"{part}: {size:,} bytes, expected {entry.size:,}; the partial file is "
+                            "kept, run the same command again to resume")
+    if entry.sha256:
+        digest = sha256_of(part)
+        if digest != entry.sha256:
+            part.unlink()
+            raise ChecksumError(f"{entry.filename}: sha256 {digest} does not match the published "
+                                f"{entry.sha256}; the downloaded file was removed (a wrong file cannot "
+                                "be repaired by resuming). Try again, or fetch it by hand:\n"
+                                + manual_instructions(entry, final))
+
+
+def import_file(name: str, path: str | Path, progress: bool = True) -> Path:
+    """Import an official file into the compact cache; return the cache path."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    if name in ("nb101", "nb101-full"):
+        from . import nb101
+
+        return nb101.import_tfrecord(path, progress=progress)
+    if name == "nb201":
+        from . import nb201
+
+        if path.suffix.lower() == ".pth":
+            return nb201.import_pth(path)
+        nb201.load(path)  # a table needs no import; check that it loads
+        return path
+    if name == "nb301":
+        import importlib
+
+        mod = importlib.import_module("nasbench_lab.benchmarks.nb301")
+        fn = getattr(mod, "import_path", None)
+        if fn is None:
+            raise NotImplementedError("the nb301 module offers no import_path(path) yet")
+        return fn(path)
+    raise KeyError(f"unknown import {name!r}; known: nb101, nb101-full, nb201, nb301")
+
+
+def cli_download(args) -> int:
+    """``nasbench-lab download NAME [--url URL] [--dest DIR]``."""
+    try:
+        path = download(args.name, dest=getattr(args, "dest", None), url=getattr(args, "url", None))
+    except (DownloadError, KeyError) as e:
+        print(str(e).strip("'\""), file=sys.stderr)
+        return 1
+    entry = _entry(args.name)
+    print(f"{path}\nnext: nasbench-lab import {entry.import_as} {path}")
+    return 0
+
+
+def cli_import(args) -> int:
+    """``nasbench-lab import NAME PATH``."""
+    from .base import BenchmarkFileError
+
+    t0 = time.perf_counter()
+    try:
+        out = import_file(args.name, args.path)
+    except (BenchmarkFileError, FileNotFoundError, KeyError, NotImplementedError) as e:
+        print(f"import failed: {e}", file=sys.stderr)
+        return 1
+    print(f"{out} ({out.stat().st_size / 1e6:,.1f} MB, {time.perf_counter() - t0:,.1f} s)")
+    return 0
+
+
+__all__ = ["CATALOGUE", "Entry", "download", "import_file", "DownloadError", "ChecksumError",
+           "cli_download", "cli_import", "manual_instructions"]

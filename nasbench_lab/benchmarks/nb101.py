@@ -1,0 +1,519 @@
+"""NAS-Bench-101 from the official tfrecord, without TensorFlow, through a compact cache.
+
+The official ``nasbench_only108.tfrecord`` / ``nasbench_full.tfrecord`` hold one record per
+training run: UTF-8 JSON ``[module_hash, epochs, adjacency_bits, "op,op,...",
+base64(ModelMetrics protobuf)]``; ``evaluation_data[1]`` is the halfway point and
+``evaluation_data[2]`` the end of training. Each (hash, epochs) was trained three times.
+
+``import_tfrecord`` reads the file once (both CRCs of every record checked; a bad record
+raises ``BenchmarkFileError`` naming its byte offset) and writes a columnar ``.npz`` cache
+atomically, one row per cell in sorted-hash order:
+
+===============  ======================  ==============================================
+array            shape, dtype            content
+===============  ======================  ==============================================
+hash             (n,) S32                official md5 module hash
+epochs           (E,) int16              epoch budgets present (4, 12, 36, 108)
+metrics          (n, E, 3, 8) float32    per budget and repeat, ``METRICS`` order
+n_repeats        (n, E) uint8            repeats present (NaN-filled beyond)
+parameters       (n,) int32              trainable parameters
+n_vertices       (n,) uint8              vertices of the stored (pruned) matrix
+matrix_bits      (n,) uint32             its upper triangle, row-major, bit k = entry k
+ops              (n, 7) uint8            op codes (``OPS`` index), 255 = no vertex
+meta             (k,) uint8              JSON: format, source name/size, fixture flag
+===============  ======================  ==============================================
+
+Accuracies are stored as float32 (the values were produced in float32 by TensorFlow; the
+file's doubles round-trip to within 1e-7). The only-108 file gives a cache of about 57 MB
+that loads in well under a second.
+
+>>> bench = load(path="nasbench_only108.tfrecord")     # doctest: +SKIP  (built once)
+>>> m = bench.query(cell)                              # doctest: +SKIP  mean of 3 repeats
+>>> m = bench.query(cell, reduction="sample", epochs=36)  # doctest: +SKIP
+>>> bench.query_batch(bench.keys[:1000]).validation_accuracy.mean()  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import binascii
+import hashlib
+import json
+import warnings
+from array import array
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import paths
+from ._protobuf import decode_model_metrics
+from ._tfrecord import read_records
+from .base import BenchmarkFileError, Metrics, NotInBenchmark
+from .tabular import RowBenchmark, _check_reduction, fast_metrics
+
+OPS = ("input", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3", "output")
+OP_CODE = {op: i for i, op in enumerate(OPS)}
+NO_OP = 255
+MAX_VERTICES = 7
+#: names in Metrics.extra of METRICS[3:8]
+_EXTRA = ("train_accuracy", "halfway_validation_accuracy", "halfway_test_accuracy",
+          "halfway_training_time", "halfway_train_accuracy")
+#: the 8 values stored per (cell, epochs, repeat)
+METRICS = ("final_validation_accuracy", "final_test_accuracy", "final_training_time",
+           "final_train_accuracy", "halfway_validation_accuracy", "halfway_test_accuracy",
+           "halfway_training_time", "halfway_train_accuracy")
+REPEATS = 3
+FORMAT = 1
+FIXTURE_MARK = b"FIXTURE"
+
+
+# -- matrix packing ----------------------------------------------------------------------
+def pack_matrix(matrix: np.ndarray) -> int:
+    """Upper triangle of an n x n 0/1 matrix as bits (row-major over i < j)."""
+    n = len(matrix)
+    iu = np.triu_indices(n, 1)
+    bits = np.asarray(matrix)[iu].astype(np.uint64)
+    return int((bits << np.arange(len(bits), dtype=np.uint64)).sum())
+
+
+def unpack_matrix(bits: int, n: int) -> np.ndarray:
+    iu = np.triu_indices(n, 1)
+    m = np.zeros((n, n), dtype=np.int8)
+    m[iu] = (int(bits) >> np.arange(len(iu[0]))) & 1
+    return m
+
+
+# -- import -----------------------------------------------------------------------------
+def _fail(name: str, offset: int, why: str) -> BenchmarkFileError:
+    return BenchmarkFileError(f"{name}: record at offset {offset}: {why}")
+
+
+def parse_tfrecord(path: str | Path, progress: bool = False) -> dict[str, np.ndarray]:
+    """Read an official NAS-Bench-101 tfrecord into the cache's arrays (see module doc)."""
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise FileNotFoundError(f"NAS-Bench-101 file {path} does not exist")
+    index: dict[str, int] = {}
+    hashes: list[str] = []
+    params = array("q")
+    nverts = array("B")
+    mbits = array("Q")
+    opcodes = bytearray()
+    rec_row, rec_epochs, rec_off = array("q"), array("q"), array("q")
+    vals = array("f")
+    fixture = False
+    size = path.stat().st_size
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"import {name}")
+    done = 0
+    loads = json.JSONDecoder().decode
+    a2b_base64 = binascii.a2b_base64
+    with open(path, "rb", buffering=1 << 20) as f:
+        for offset, data in read_records(f, name):
+            try:
+                rec = loads(data.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                raise _fail(name, offset, f"not UTF-8 ({e})") from None
+            except ValueError as e:
+                raise _fail(name, offset, f"not valid JSON ({e})") from None
+            if not (isinstance(rec, list) and len(rec) == 5):
+                raise _fail(name, offset, "expected a JSON list [hash, epochs, adjacency, ops, metrics]")
+            h, epochs, adj, ops, m64 = rec
+            if not (isinstance(h, str) and len(h) == 32):
+                raise _fail(name, offset, f"module hash {h!r} is not 32 hex digits")
+            if not isinstance(epochs, int) or epochs <= 0:
+                raise _fail(name, offset, f"epochs {epochs!r} is not a positive integer")
+            if not isinstance(m64, str):
+                raise _fail(name, offset, "metrics is not a base64 string")
+            try:
+                raw = a2b_base64(m64, strict_mode=True)
+            except (binascii.Error, ValueError) as e:
+                raise _fail(name, offset, f"metrics are not valid base64 ({e})") from None
+            try:
+                evals, nparams, _ = decode_model_metrics(raw)
+            except ValueError as e:
+                raise _fail(name, offset, f"metrics are not a ModelMetrics protobuf ({e})") from None
+            if len(evals) < 3:
+                raise _fail(name, offset, f"{len(evals)} evaluation_data entries, expected 3 "
+                                          "(initial, halfway, final)")
+            row = index.get(h)
+            if row is None:
+                row = index[h] = len(hashes)
+                hashes.append(h)
+                n, bits, codes = _parse_graph(name, offset, adj, ops)
+                nverts.append(n)
+                mbits.append(bits)
+                opcodes += codes
+                params.append(nparams)
+                if not fixture and FIXTURE_MARK in raw:
+                    fixture = True
+            half, final = evals[1], evals[2]
+            rec_row.append(row)
+            rec_epochs.append(epochs)
+            rec_off.append(offset)
+            vals.extend((final[3], final[4], final[1], final[2], half[3], half[4], half[1], half[2]))
+            if bar is not None:
+                step = offset + 16 + len(data) - done
+                if step > 1 << 22:
+                    bar.update(step)
+                    done += step
+    if bar is not None:
+        bar.update(size - done)
+        bar.close()
+    if not hashes:
+        raise BenchmarkFileError(f"{name}: no records (an empty file?)")
+    return _assemble(name, size, fixture, hashes, params, nverts, mbits, opcodes,
+                     rec_row, rec_epochs, rec_off, vals)
+
+
+#: per vertex count n: string positions of the upper triangle (row-major, i < j)
+_UPPER = {n: [i * n + j for i in range(n) for j in range(i + 1, n)] for n in range(2, MAX_VERTICES + 1)}
+#: per n: string slices on or below the diagonal (must be all '0')
+_LOWER = {n: [(i * n, i * n + i + 1) for i in range(n)] for n in range(2, MAX_VERTICES + 1)}
+
+
+def _parse_graph(name: str, offset: int, adj: Any, ops: Any) -> tuple[int, int, bytes]:
+    """Check the adjacency string and ops; return (n, packed upper triangle, op codes)."""
+    if not isinstance(adj, str) or not isinstance(ops, str):
+        raise _fail(name, offset, "adjacency and operations must be strings")
+    n = int(round(len(adj) ** 0.5))
+    if n * n != len(adj) or not 2 <= n <= MAX_VERTICES or adj.strip("01"):
+        raise _fail(name, offset, f"adjacency {adj!r} is not a square 0/1 matrix of 2..7 vertices")
+    if any("1" in adj[a:b] for a, b in _LOWER[n]):
+        raise _fail(name, offset, "adjacency is not strictly upper triangular")
+    bits = 0
+    for k, p in enumerate(_UPPER[n]):
+        if adj[p] == "1":
+            bits |= 1 << k
+    labels = ops.split(",")
+    if len(labels) != n:
+        raise _fail(name, offset, f"{len(labels)} operations for {n} vertices")
+    codes = bytearray([NO_OP] * MAX_VERTICES)
+    for i, op in enumerate(labels):
+        c = OP_CODE.get(op)
+        if c is None:
+            raise _fail(name, offset, f"unknown op {op!r} (known: {', '.join(OPS)})")
+        codes[i] = c
+    if labels[0] != "input" or labels[-1] != "output":
+        raise _fail(name, offset, "operations must start with 'input' and end with 'output'")
+    return n, bits, bytes(codes)
+
+
+def _assemble(name, size, fixture, hashes, params, nverts, mbits, opcodes,
+              rec_row, rec_epochs, rec_off, vals) -> dict[str, np.ndarray]:
+    n = len(hashes)
+    rows = np.frombuffer(rec_row, dtype=np.int64)
+    ep = np.frombuffer(rec_epochs, dtype=np.int64)
+    off = np.frombuffer(rec_off, dtype=np.int64)
+    v = np.frombuffer(vals, dtype=np.float32).reshape(-1, len(METRICS))
+    budgets = np.unique(ep)
+    e_idx = np.searchsorted(budgets, ep)
+    # repeat number of each record within its (cell, budget), in file order
+    order = np.lexsort((off, e_idx, rows))
+    g = rows[order] * len(budgets) + e_idx[order]
+    start = np.r_[True, g[1:] != g[:-1]]
+    pos = np.arange(len(g))
+    rank_sorted = pos - np.maximum.accumulate(np.where(start, pos, 0))
+    if rank_sorted.max() >= REPEATS:
+        bad = off[order][rank_sorted >= REPEATS][0]
+        raise _fail(name, int(bad), f"more than {REPEATS} repeats of the same cell and epochs")
+    rank = np.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    # rows in sorted-hash order
+    hash_arr = np.array(hashes, dtype="S32")
+    perm = np.argsort(hash_arr, kind="stable")
+    new_row = np.empty(n, dtype=np.int64)
+    new_row[perm] = np.arange(n)
+    r = new_row[rows]
+    metrics = np.full((n, len(budgets), REPEATS, len(METRICS)), np.nan, dtype=np.float32)
+    metrics[r, e_idx, rank] = v
+    n_rep = np.zeros((n, len(budgets)), dtype=np.uint8)
+    np.add.at(n_rep, (r, e_idx), 1)
+    meta = {"format": FORMAT, "source": name, "source_size": size, "fixture": bool(fixture),
+            "metrics": list(METRICS), "ops": list(OPS)}
+    return {
+        "hash": hash_arr[perm],
+        "epochs": budgets.astype(np.int16),
+        "metrics": metrics,
+        "n_repeats": n_rep,
+        "parameters": np.frombuffer(params, dtype=np.int64)[perm].astype(np.int32),
+        "n_vertices": np.frombuffer(nverts, dtype=np.uint8)[perm].copy(),
+        "matrix_bits": np.frombuffer(mbits, dtype=np.uint64)[perm].astype(np.uint32),
+        "ops": np.frombuffer(bytes(opcodes), dtype=np.uint8).reshape(n, MAX_VERTICES)[perm].copy(),
+        "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+    }
+
+
+def write_cache(arrays: dict[str, np.ndarray], out: str | Path) -> Path:
+    """Write the cache arrays as an uncompressed ``.npz``, atomically."""
+    out = Path(out)
+    with paths.atomic_write(out, suffix=".npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return out
+
+
+def default_cache_path(src: str | Path) -> Path:
+    """Cache file of a tfrecord: named after the file, tagged by its path, size and mtime."""
+    src = Path(src)
+    st = src.stat()
+    tag = hashlib.blake2s(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode(),
+                          digest_size=6).hexdigest()
+    return paths.cache_dir() / "nb101" / f"{src.stem}-{tag}.npz"
+
+
+def import_tfrecord(src: str | Path, out: str | Path | None = None, rebuild: bool = False,
+                    progress: bool = False) -> Path:
+    """Build the cache of ``src`` once (atomic write); return the cache path."""
+    out = Path(out) if out is not None else default_cache_path(src)
+    if out.exists() and not rebuild:
+        return out
+    return write_cache(parse_tfrecord(src, progress=progress), out)
+
+
+# -- the benchmark ------------------------------------------------------------------------
+def _nb101_space():
+    """The NB101 space, or None while ``spaces.nb101`` is not importable."""
+    try:
+        from .. import spaces
+
+        return spaces.get("nb101")
+    except (ImportError, AttributeError):
+        return None
+
+
+class NB101Benchmark(RowBenchmark):
+    """NAS-Bench-101 from the compact cache.
+
+    Query options: ``epochs`` (a budget present in the file; default 108) and
+    ``reduction`` (``"mean"`` of the repeats, default, or ``"sample"``: one repeat drawn
+    from this benchmark's rng, seeded by ``seed``, as the official API does).
+    ``Metrics.extra`` holds the final train accuracy and the halfway numbers.
+    """
+
+    name = "nb101"
+
+    def __init__(self, arrays: dict[str, np.ndarray], seed: int = 0, epochs: int = 108,
+                 source: str | None = None) -> None:
+        super().__init__()
+        self.meta = json.loads(bytes(arrays["meta"]).decode())
+        if self.meta.get("format") != FORMAT:
+            raise BenchmarkFileError(f"nb101 cache {source}: format {self.meta.get('format')} "
+                                     f"!= {FORMAT}; rebuild it (import again)")
+        self.source = source
+        self.is_fixture = bool(self.meta.get("fixture"))
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self.hash = arrays["hash"]
+        self.epoch_budgets = tuple(int(e) for e in arrays["epochs"])
+        self.metrics = arrays["metrics"]
+        self.n_repeats = arrays["n_repeats"]
+        self.parameters = arrays["parameters"].astype(np.float64)
+        self.n_vertices = arrays["n_vertices"]
+        self.matrix_bits = arrays["matrix_bits"]
+        self.ops_codes = arrays["ops"]
+        self._index = dict(zip(self.hash.astype("U32").tolist(), range(len(self.hash))))
+        self._sorted_keys = self.hash  # rows are in sorted-hash order
+        self._sorted_rows = np.arange(len(self.hash), dtype=np.int64)
+        self._keys_u: np.ndarray | None = None
+        self._means: dict[int, np.ndarray] = {}
+        self._tables: dict[int, np.ndarray] = {}
+        self.default_epochs = epochs if epochs in self.epoch_budgets else self.epoch_budgets[-1]
+        self._e_default = self.epoch_budgets.index(self.default_epochs)
+        self._nrep_bytes: dict[int, bytes] = {}
+        self._default_table: np.ndarray | None = None
+        self._random = self._rng.random
+        self._params_list = self.parameters.tolist()
+        self._space: Any = False  # resolved on first use
+
+    @property
+    def space(self):
+        """The NB101 SearchSpace (looked up lazily; None when unavailable)."""
+        if self._space is False:
+            self._space = _nb101_space()
+        return self._space
+
+    # -- arrays of the preamble's tabular API (default epochs, seed mean) ---------------
+    @property
+    def _key_array(self) -> np.ndarray:
+        if self._keys_u is None:
+            self._keys_u = self.hash.astype("U32")
+        return self._keys_u
+
+    def _e(self, epochs: int | None) -> int:
+        epochs = self.default_epochs if epochs is None else int(epochs)
+        try:
+            return self.epoch_budgets.index(epochs)
+        except ValueError:
+            raise ValueError(f"nb101: epochs={epochs} is not in this file "
+                             f"(budgets: {self.epoch_budgets})") from None
+
+    def means(self, epochs: int | None = None) -> np.ndarray:
+        """(n, 8) float64 repeat means in ``METRICS`` order for ``epochs``."""
+        e = self._e(epochs)
+        m = self._means.get(e)
+        if m is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                m = np.nanmean(self.metrics[:, e], axis=1, dtype=np.float64)
+            self._means[e] = m
+        return m
+
+    @property
+    def validation(self) -> np.ndarray:
+        return self.means()[:, 0]
+
+    @property
+    def test(self) -> np.ndarray:
+        return self.means()[:, 1]
+
+    @property
+    def training_time(self) -> np.ndarray:
+        return self.means()[:, 2]
+
+    def spec(self, row: int) -> tuple[np.ndarray, list[str]]:
+        """``(matrix, ops)`` of ``row`` as stored in the official file."""
+        n = int(self.n_vertices[row])
+        ops = [OPS[c] for c in self.ops_codes[row, :n]]
+        return unpack_matrix(int(self.matrix_bits[row]), n), ops
+
+    def arch(self, row: int) -> Any:
+        """The ``spaces.nb101.Cell`` of ``row`` (its key when the space is unavailable)."""
+        try:
+            from ..spaces.nb101 import Cell
+        except ModuleNotFoundError:
+            return str(self._key_array[row])
+        matrix, ops = self.spec(row)
+        return Cell(matrix, ops)
+
+    # -- lookups ------------------------------------------------------------------------
+    def _values(self, rows: np.ndarray, reduction: str, epochs: int | None) -> np.ndarray:
+        e = self._e(epochs)
+        if _check_reduction(reduction) == "mean":
+            return self.means(epochs)[rows]
+        nrep = self.n_repeats[rows, e]
+        j = (self._rng.random(len(rows)) * nrep).astype(np.int64)
+        return self.metrics[rows, e, np.minimum(j, REPEATS - 1)].astype(np.float64)
+
+    def _metrics_rows(self, rows: np.ndarray, reduction: str = "mean", epochs: int | None = None) -> Metrics:
+        v = self._values(np.asarray(rows, dtype=np.int64), reduction, epochs)
+        return Metrics(
+            validation_accuracy=v[:, 0], test_accuracy=v[:, 1], training_time=v[:, 2],
+            parameters=self.parameters[rows],
+            extra={name: v[:, 3 + i] for i, name in enumerate(_EXTRA)},
+        )
+
+    def query(self, arch: Any, reduction: str = "mean", epochs: int | None = None) -> Metrics:
+        """Metrics of one cell (a ``Cell`` or its hash; counts one query).
+
+        The hot path of single queries: the default budget's repeat means are one row of a
+        prepared table.
+        """
+        key = arch if type(arch) is str else self._key_of(arch)
+        row = self._index.get(key)
+        if row is None:
+            raise NotInBenchmark(key, self.name)
+        if reduction == "mean" and epochs is None:
+            t = self._default_table
+            if t is None:
+                t = self._default_table = self._table(self._e_default)
+            v = t[row].tolist()
+            m = fast_metrics(v[0], v[1], v[2], v[8], {
+                "train_accuracy": v[3], "halfway_validation_accuracy": v[4],
+                "halfway_test_accuracy": v[5], "halfway_training_time": v[6],
+                "halfway_train_accuracy": v[7]})
+        else:
+            m = self._metrics_row(row, reduction, epochs)
+        self.queries += 1
+        seen = self._seen_rows
+        if seen is None:
+            seen = self._seen_buffer()
+        seen[row] = 1
+        t = m.training_time
+        if t == t:
+            self.simulated_seconds += t
+        return m
+
+    def _table(self, e: int) -> np.ndarray:
+        """(n, 9) float64: the repeat means of budget ``e`` and the parameter count."""
+        t = self._tables.get(e)
+        if t is None:
+            t = self._tables[e] = np.column_stack([self.means(self.epoch_budgets[e]), self.parameters])
+        return t
+
+    def _metrics_row(self, row: int, reduction: str = "mean", epochs: int | None = None) -> Metrics:
+        e = self._e_default if epochs is None else self._e(epochs)
+        if reduction == "mean":
+            v = self._table(e)[row].tolist()
+        elif reduction == "sample":
+            nrep = self._nrep_bytes.get(e)
+            if nrep is None:
+                nrep = self._nrep_bytes[e] = self.n_repeats[:, e].tobytes()
+            v = self.metrics[row, e, int(self._random() * nrep[row])].tolist()
+            v.append(self._params_list[row])
+        else:
+            _check_reduction(reduction)
+        return fast_metrics(v[0], v[1], v[2], v[8], dict(zip(_EXTRA, v[3:8])))
+
+    # -- the official API's in-memory layout (reference for the bench, migration) -------
+    def to_official_dicts(self, rows=None) -> tuple[dict, dict]:
+        """``(fixed_statistics, computed_statistics)`` as the official API holds them."""
+        rows = range(len(self.hash)) if rows is None else rows
+        fixed, computed = {}, {}
+        names = METRICS
+        for row in rows:
+            h = str(self._key_array[row])
+            matrix, ops = self.spec(row)
+            fixed[h] = {"module_adjacency": matrix, "module_operations": ops,
+                        "trainable_parameters": int(self.parameters[row])}
+            per_e = {}
+            for e, budget in enumerate(self.epoch_budgets):
+                reps = self.metrics[row, e, : int(self.n_repeats[row, e])].tolist()
+                per_e[budget] = [dict(zip(names, r)) for r in reps]
+            computed[h] = per_e
+        return fixed, computed
+
+    def __repr__(self) -> str:
+        fx = ", FIXTURE DATA (made-up metrics)" if self.is_fixture else ""
+        return f"<NB101Benchmark {len(self)} cells, epochs {self.epoch_budgets}{fx}>"
+
+
+def load_cache(path: str | Path, seed: int = 0, epochs: int = 108) -> NB101Benchmark:
+    """Load a cache written by ``import_tfrecord``."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise BenchmarkFileError(f"nb101 cache {path} is unreadable ({e}); rebuild it") from e
+    return NB101Benchmark(arrays, seed=seed, epochs=epochs, source=str(path))
+
+
+def _find_default() -> Path:
+    for d in (paths.cache_dir() / "nb101", paths.cache_dir() / "downloads", paths.data_dir()):
+        for pat in ("nasbench_only108*.npz", "nasbench_full*.npz", "nasbench_only108.tfrecord",
+                    "nasbench_full.tfrecord"):
+            hits = sorted(d.glob(pat)) if d.is_dir() else []
+            if hits:
+                return hits[0]
+    raise FileNotFoundError(
+        "nb101: no NAS-Bench-101 file found. Run `nasbench-lab download nb101` (or fetch "
+        "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord yourself and run "
+        "`nasbench-lab import nb101 PATH`), or pass path=")
+
+
+def load(path=None, *, seed: int = 0, epochs: int = 108, rebuild: bool = False,
+         progress: bool = False, cache: str | Path | None = None) -> NB101Benchmark:
+    """``benchmarks.load("nb101", path=<tfrecord or .npz cache>)``; builds the cache once."""
+    path = Path(path) if path is not None else _find_default()
+    if path.suffix == ".npz":
+        return load_cache(path, seed=seed, epochs=epochs)
+    out = import_tfrecord(path, out=cache, rebuild=rebuild, progress=progress)
+    return load_cache(out, seed=seed, epochs=epochs)
+
+
+__all__ = ["NB101Benchmark", "load", "load_cache", "import_tfrecord", "parse_tfrecord",
+           "write_cache", "OPS", "METRICS", "pack_matrix", "unpack_matrix"]

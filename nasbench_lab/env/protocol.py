@@ -1,0 +1,500 @@
+"""The evaluation protocol of the paper (§4.1.1, §4.1.2) producing tidy result frames.
+
+1. Draw S sets of M initial states with the space's sampler (set ``i`` from its own
+   generator, see :func:`initial_state_sets`; the paper: S=5, M=10,000).
+2. Run every agent, for each of its seeds, once from every initial state of every set,
+   with evaluation-length episodes (``max_steps``, paper 32). Random search is not
+   incremental: its "episode" is one fresh sample from the space's sampler.
+3. Charge queries as §4.1.2: one episode = one query (the architecture it ends at),
+   except local search, which is charged every shown neighbour at every step
+   (``agent.counts_neighbour_queries``).
+4. Turn the episodes of one (agent, seed, set) into search *runs* with a query budget B
+   (paper: 300 for NB101, 1,000 for NB301), see :func:`query_frame`.
+
+Query traces, precisely
+-----------------------
+Each episode yields *reports*: an architecture made available after some queries.
+For one-query-per-episode agents an episode yields one report, its final architecture,
+after 1 query. For local search every step yields one report: the architecture the agent
+stands on after the step (the best neighbour when it moved, the current one when it
+stopped), after ``n`` queries, ``n`` being the number of neighbours shown in that step
+(the initial architecture itself is not charged, as in the paper). Runs chain
+consecutive episodes of the set (episode order) and each run ends with the episode
+during which its cumulative query count reaches B; reports beyond query B are dropped
+and the next run starts with the next episode. A run that never reaches B (the leftover
+episodes at the end of a set) is dropped. For every query index ``q = 1..B`` of a run the
+query frame holds ``best_validation`` (highest validation accuracy among reports made
+at or before query q), ``best_test`` (test accuracy of that architecture; the first one
+on ties), ``oracle_test`` (highest test accuracy among those reports) and
+``validation``/``test`` of the report made exactly at query q (NaN when q falls inside a
+local-search step, whose neighbour queries report nothing until the step ends). Before
+the first report everything is NaN. This is the paper's "carry the last improvement
+forward" (table notes of Tables 1 and 2).
+
+Resuming: with ``out_dir`` each (agent, seed, set) writes its two frames atomically
+(``<agent>__seed<s>__set<i>.{episodes,queries}.<fmt>``) beside ``config.json``; a rerun
+with the same configuration loads finished units instead of recomputing them, a rerun
+with a different configuration refuses to mix results.
+
+>>> cfg = ProtocolConfig(n_sets=5, set_size=1000, budget=300)                      # doctest: +SKIP
+>>> result = run_protocol(bench, ["random_search", "random_walk", "local_search"], cfg)  # doctest: +SKIP
+>>> result.episodes.groupby("agent").final_test.mean()                            # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import paths
+from ..schema import EPISODE_COLUMNS, QUERY_COLUMNS, check_frame
+
+
+@dataclasses.dataclass
+class ProtocolConfig:
+    """Settings of one protocol run (defaults: the paper's NB101 evaluation)."""
+
+    n_sets: int = 5
+    """S, the number of sets of initial states."""
+    set_size: int = 10_000
+    """M, initial states per set."""
+    max_steps: int = 32
+    """evaluation episode length (truncation)."""
+    n_neighbours: int = 50
+    """N, neighbours shown per step."""
+    budget: int = 300
+    """query budget of one search run (300 NB101, 1,000 NB301)."""
+    seeds: tuple = (0,)
+    """agent seeds (trained seeds for learned agents)."""
+    initial_seed: int = 0
+    """seed of the initial-state sets."""
+    env_seed: int = 0
+    """the env's seed (which neighbours are shown when there are more than N)."""
+    alpha: float | None = 6.0
+    """reward shaping of the env (the baselines ignore rewards)."""
+    vectorised: bool | None = None
+    """use the vectorised env (None: whenever the benchmark is tabular and the agent can)."""
+    batch_size: int = 16_384
+    """most episodes the vectorised env runs at once."""
+    fmt: str = "parquet"
+    """file format of per-unit results: "parquet" or "csv"."""
+
+    def fingerprint(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["seeds"] = [int(s) for s in self.seeds]
+        for k in ("vectorised", "batch_size"):  # how, not what: results stay comparable
+            d.pop(k)
+        return d
+
+
+@dataclasses.dataclass
+class ProtocolResult:
+    """The two tidy frames of ``schema.py``."""
+
+    episodes: Any
+    """one row per episode (EPISODE_COLUMNS)."""
+    queries: Any
+    """one row per query index of every search run (QUERY_COLUMNS)."""
+
+
+# -- frames ---------------------------------------------------------------------------
+def conform(frame, columns: dict):
+    """``frame`` with exactly ``columns``, in order, with their dtypes, index 0..n-1."""
+    check_frame(frame, columns)
+    return frame[list(columns)].astype(columns).reset_index(drop=True)
+
+
+def _schema_for(frame) -> dict:
+    return EPISODE_COLUMNS if "final_key" in frame.columns else QUERY_COLUMNS
+
+
+def save_frame(frame, path) -> Path:
+    """Write a result frame atomically as Parquet (``.parquet``) or CSV (anything else)."""
+    path = Path(path)
+    frame = conform(frame, _schema_for(frame))
+    with paths.atomic_write(path, suffix=path.suffix) as tmp:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
+    return path
+
+
+def load_frame(path, columns: dict | None = None):
+    """Read a frame written by :func:`save_frame` (same columns and dtypes)."""
+    import pandas as pd
+
+    path = Path(path)
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(
+        path, keep_default_na=False, na_values={c: ["", "NaN", "nan"] for c in
+                                                ("initial_validation", "initial_test", "final_validation",
+                                                 "final_test", "validation", "test", "best_validation",
+                                                 "best_test", "oracle_test")})
+    return conform(frame, columns or _schema_for(frame))
+
+
+# -- initial states -------------------------------------------------------------------
+#: first word of the initial-state generator's entropy, so that the initial states never
+#: share a stream with an agent seeded ``(seed, set)`` (e.g. random search)
+INITIAL_STATE_STREAM = 0x1A17_0001
+
+
+def initial_state_sets(space, n_sets: int, set_size: int, seed: int = 0) -> list[list]:
+    """S lists of M architectures from ``space.sample``; set i from the generator seeded
+    ``(INITIAL_STATE_STREAM, seed, i)``."""
+    return [initial_state_set(space, i, set_size, seed) for i in range(n_sets)]
+
+
+def initial_state_set(space, index: int, set_size: int, seed: int = 0) -> list:
+    rng = np.random.default_rng([INITIAL_STATE_STREAM, int(seed), int(index)])
+    return [space.sample(rng) for _ in range(set_size)]
+
+
+# -- one (agent, seed, set): episodes + reports ---------------------------------------
+@dataclasses.dataclass
+class _Episodes:
+    """Episode outcomes of one unit plus its reports (for the query trace)."""
+
+    initial_key: list
+    final_key: list
+    initial_validation: np.ndarray
+    initial_test: np.ndarray
+    final_validation: np.ndarray
+    final_test: np.ndarray
+    steps: np.ndarray
+    queries: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    report_episode: np.ndarray
+    """episode of every report, non-decreasing."""
+    report_cost: np.ndarray
+    """queries charged just before the report."""
+    report_validation: np.ndarray
+    report_test: np.ndarray
+
+
+def _run_vectorised(agent, rows: np.ndarray, venv, bench) -> _Episodes:
+    """Run ``agent.act_batch`` on episodes starting at ``rows`` (batches of ``venv.n_envs``)."""
+    val, test = np.asarray(bench.validation, float), np.asarray(bench.test, float)
+    keys = np.asarray(bench.keys)
+    m, b = len(rows), venv.n_envs
+    final = np.empty(m, np.int64)
+    steps = np.empty(m, np.int64)
+    term = np.empty(m, bool)
+    trunc = np.empty(m, bool)
+    rep_ep, rep_cost, rep_row = [], [], []
+    for lo in range(0, m, b):
+        chunk = rows[lo: lo + b]
+        k = len(chunk)
+        start = np.concatenate([chunk, np.full(b - k, chunk[0])])  # pad the last batch
+        obs, _ = venv.reset(rows=start)
+        t_term = np.zeros(b, bool)
+        for _ in range(venv.max_steps):
+            active = ~np.asarray(venv.done)
+            if not active[:k].any():
+                break
+            actions = agent.act_batch(obs, venv)
+            cost = np.asarray(venv.n_shown())
+            obs, _, te, _, _ = venv.step(actions)
+            t_term |= np.asarray(te)
+            if agent.counts_neighbour_queries:
+                idx = np.flatnonzero(active[:k])
+                rep_ep.append(lo + idx)
+                rep_cost.append(cost[idx])
+                rep_row.append(np.asarray(venv.rows)[idx])
+        final[lo: lo + k] = np.asarray(venv.rows)[:k]
+        steps[lo: lo + k] = np.asarray(venv.t)[:k]
+        term[lo: lo + k] = t_term[:k]
+        trunc[lo: lo + k] = ~t_term[:k]
+    if agent.counts_neighbour_queries:
+        ep = np.concatenate(rep_ep)
+        order = np.argsort(ep, kind="stable")  # episode-major, step order kept
+        ep, cost, rrow = ep[order], np.concatenate(rep_cost)[order], np.concatenate(rep_row)[order]
+        queries = np.bincount(ep, weights=cost, minlength=m).astype(np.int64)
+    else:
+        ep, cost, rrow = np.arange(m), np.ones(m, np.int64), final
+        queries = np.ones(m, np.int64)
+    return _Episodes(keys[rows].tolist(), keys[final].tolist(), val[rows], test[rows], val[final],
+                     test[final], steps, queries, term, trunc, ep, cost, val[rrow], test[rrow])
+
+
+class _Scores:
+    """Memoised (validation, test) of architectures through the benchmark."""
+
+    def __init__(self, bench):
+        self.bench, self.memo = bench, {}
+
+    def __call__(self, arch) -> tuple[float, float]:
+        k = self.bench.key(arch)
+        if k not in self.memo:
+            m = self.bench.query(arch)
+            self.memo[k] = (float(m.validation_accuracy), float(m.test_accuracy))
+        return self.memo[k]
+
+
+def _run_single(agent, archs: Sequence, env, bench, scores: _Scores, progress) -> _Episodes:
+    """Run ``agent.act`` in the gymnasium env, one episode after the other."""
+    out = {k: [] for k in ("ik", "fk", "iv", "it", "fv", "ft", "steps", "q", "te", "tr")}
+    rep_ep, rep_cost, rep_v, rep_t = [], [], [], []
+    for e, arch in enumerate(archs):
+        obs, info = env.reset(options={"arch": arch})
+        steps = queries = 0
+        te = tr = False
+        while not (te or tr):
+            a = agent.act(obs, info)
+            cost = len(info["neighbours"])
+            obs, _, te, tr, info = env.step(a)
+            steps += 1
+            if agent.counts_neighbour_queries:
+                queries += cost
+                v, t = scores(info["arch"])
+                rep_ep.append(e), rep_cost.append(cost), rep_v.append(v), rep_t.append(t)
+        if not agent.counts_neighbour_queries:
+            queries = 1
+            v, t = scores(info["arch"])
+            rep_ep.append(e), rep_cost.append(1), rep_v.append(v), rep_t.append(t)
+        iv, it = scores(arch)
+        fv, ft = scores(info["arch"])
+        for k, x in zip(out, (bench.key(arch), bench.key(info["arch"]), iv, it, fv, ft, steps, queries, te, tr)):
+            out[k].append(x)
+        if progress is not None:
+            progress.update(1)
+    f = lambda k, dt: np.asarray(out[k], dtype=dt)  # noqa: E731
+    return _Episodes(out["ik"], out["fk"], f("iv", float), f("it", float), f("fv", float), f("ft", float),
+                     f("steps", np.int64), f("q", np.int64), f("te", bool), f("tr", bool),
+                     np.asarray(rep_ep, np.int64), np.asarray(rep_cost, np.int64),
+                     np.asarray(rep_v, float), np.asarray(rep_t, float))
+
+
+def _run_random_search(agent, archs: Sequence, bench, scores: _Scores | None) -> _Episodes:
+    """One fresh sample per initial state: 0 steps, 1 query, final = the sample."""
+    samples = agent.sample(len(archs))
+    m = len(archs)
+    if hasattr(bench, "rows") and hasattr(bench, "validation"):
+        r0 = bench.rows([bench.key(a) for a in archs])
+        r1 = bench.rows([bench.key(a) for a in samples])
+        val, test, keys = np.asarray(bench.validation), np.asarray(bench.test), np.asarray(bench.keys)
+        iv, it, fv, ft = val[r0], test[r0], val[r1], test[r1]
+        ik, fk = keys[r0].tolist(), keys[r1].tolist()
+    else:
+        a = np.array([scores(x) for x in archs]).reshape(m, 2)
+        b = np.array([scores(x) for x in samples]).reshape(m, 2)
+        iv, it, fv, ft = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+        ik, fk = [bench.key(x) for x in archs], [bench.key(x) for x in samples]
+    ones = np.ones(m, np.int64)
+    return _Episodes(ik, fk, iv, it, fv, ft, np.zeros(m, np.int64), ones, np.ones(m, bool),
+                     np.zeros(m, bool), np.arange(m), ones, fv, ft)
+
+
+# -- query traces ---------------------------------------------------------------------
+def query_frame(report_episode, report_cost, report_validation, report_test, n_episodes: int,
+                budget: int) -> dict[str, np.ndarray]:
+    """Per-query best-so-far columns (``run, query, validation, test, best_validation,
+    best_test, oracle_test``) from the reports of consecutive episodes (module docstring).
+
+    >>> c = query_frame([0, 1, 2], [1, 1, 1], [0.5, 0.7, 0.6], [0.4, 0.8, 0.9], 3, 2)
+    >>> c["best_validation"].tolist(), c["oracle_test"].tolist()
+    ([0.5, 0.7], [0.4, 0.8])
+    """
+    ep = np.asarray(report_episode, np.int64)
+    cost = np.asarray(report_cost, np.int64)
+    v = np.asarray(report_validation, float)
+    t = np.asarray(report_test, float)
+    per_ep = np.bincount(ep, weights=cost, minlength=n_episodes).astype(np.int64)
+    # episodes -> runs: a run ends with the episode that reaches the budget
+    run_of = np.full(n_episodes, -1, np.int64)
+    run, acc, first = 0, 0, 0
+    for e in range(n_episodes):
+        acc += per_ep[e]
+        if acc >= budget:
+            run_of[first: e + 1] = run
+            run, acc, first = run + 1, 0, e + 1
+    cols: dict[str, list] = {k: [] for k in ("run", "query", "validation", "test", "best_validation",
+                                             "best_test", "oracle_test")}
+    starts = np.searchsorted(ep, np.arange(n_episodes + 1))  # reports of episode e: starts[e]:starts[e+1]
+    q = np.arange(1, budget + 1)
+    for r in range(run):
+        eps = np.flatnonzero(run_of == r)
+        lo, hi = starts[eps[0]], starts[eps[-1] + 1]
+        Q = np.cumsum(cost[lo:hi])
+        keep = Q <= budget
+        Q, rv, rt = Q[keep], v[lo:hi][keep], t[lo:hi][keep]
+        n = len(Q)
+        prev = np.concatenate([[-np.inf], np.maximum.accumulate(rv)[:-1]]) if n else np.empty(0)
+        new_best = rv > prev
+        best_pos = np.maximum.accumulate(np.where(new_best, np.arange(n), 0)) if n else np.empty(0, np.int64)
+        best_v, best_t = rv[best_pos], rt[best_pos]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            oracle = np.fmax.accumulate(rt) if n else np.empty(0)
+        pos = np.searchsorted(Q, q, side="right") - 1
+        has = pos >= 0
+        p = np.maximum(pos, 0)
+        nan = np.full(budget, np.nan)
+        exact = has & (Q[p] == q) if n else np.zeros(budget, bool)
+        cols["run"].append(np.full(budget, r))
+        cols["query"].append(q)
+        cols["validation"].append(np.where(exact, rv[p] if n else nan, np.nan))
+        cols["test"].append(np.where(exact, rt[p] if n else nan, np.nan))
+        cols["best_validation"].append(np.where(has, best_v[p] if n else nan, np.nan))
+        cols["best_test"].append(np.where(has, best_t[p] if n else nan, np.nan))
+        cols["oracle_test"].append(np.where(has, oracle[p] if n else nan, np.nan))
+    return {k: (np.concatenate(x) if x else np.empty(0)) for k, x in cols.items()}
+
+
+def _frames(ep: _Episodes, bench_name: str, agent: str, seed: int, set_index: int, budget: int):
+    import pandas as pd
+
+    m = len(ep.initial_key)
+    episodes = pd.DataFrame({
+        "benchmark": bench_name, "agent": agent, "seed": seed, "set": set_index, "episode": np.arange(m),
+        "initial_key": ep.initial_key, "final_key": ep.final_key,
+        "initial_validation": ep.initial_validation, "initial_test": ep.initial_test,
+        "final_validation": ep.final_validation, "final_test": ep.final_test,
+        "steps": ep.steps, "queries": ep.queries, "terminated": ep.terminated, "truncated": ep.truncated,
+    })
+    cols = query_frame(ep.report_episode, ep.report_cost, ep.report_validation, ep.report_test, m, budget)
+    if len(cols["run"]) == 0:
+        warnings.warn(f"{agent} seed {seed} set {set_index}: {m} episodes charge {int(ep.queries.sum())} "
+                      f"queries, fewer than one run of budget {budget}; no query trace", stacklevel=3)
+    queries = pd.DataFrame({"benchmark": bench_name, "agent": agent, "seed": seed, "set": set_index, **cols})
+    return conform(episodes, EPISODE_COLUMNS), conform(queries, QUERY_COLUMNS)
+
+
+# -- the protocol ---------------------------------------------------------------------
+def _agent_factories(agents) -> dict[str, Callable]:
+    from .. import strategies
+
+    if isinstance(agents, dict):
+        items = list(agents.items())
+    else:
+        items = []
+        for a in agents:
+            cls = strategies.get(a) if isinstance(a, str) else a
+            items.append((a if isinstance(a, str) else getattr(cls, "name", cls.__name__), cls))
+    return {label: (strategies.get(f) if isinstance(f, str) else f) for label, f in items}
+
+
+def _is_tabular(bench) -> bool:
+    """Whether the vectorised env can run: a tabular benchmark over an enumerable space
+    whose neighbour table is cheap (NB201, small spaces) or already cached (NB101)."""
+    space = getattr(bench, "space", None)
+    if not (hasattr(bench, "rows") and hasattr(bench, "validation") and space is not None
+            and getattr(space, "size", None) is not None):
+        return False
+    if getattr(space, "name", "") == "nb101":
+        from .tables import NB101_CACHE
+        if not (paths.cache_dir() / NB101_CACHE).exists():
+            warnings.warn("nb101: no cached neighbour table, the protocol runs episode by episode; "
+                          "`nasbench-lab build nb101-neighbours` builds it once", stacklevel=3)
+            return False
+    return True
+
+
+def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_dir=None,
+                 progress: bool = True, space=None) -> ProtocolResult:
+    """Run ``agents`` (registry names, classes, or ``{label: factory}``) on ``benchmark``.
+
+    Returns the concatenated episode and query frames; with ``out_dir`` per-unit results
+    are written (atomically) and reused on a rerun with the same configuration.
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .incremental import IncrementalEnv
+
+    cfg = config or ProtocolConfig()
+    if cfg.fmt not in ("parquet", "csv"):
+        raise ValueError(f"fmt must be 'parquet' or 'csv', got {cfg.fmt!r}")
+    space = space if space is not None else benchmark.space
+    if space is None:
+        raise ValueError("the benchmark has no search space; pass space=")
+    factories = _agent_factories(agents)
+    bench_name = getattr(benchmark, "name", "benchmark")
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        _check_config(out, {"benchmark": bench_name, **cfg.fingerprint()})
+
+    tabular = _is_tabular(benchmark) and cfg.vectorised is not False
+    venv = None
+    env = scores = None
+    units = [(label, s, i) for label in factories for s in cfg.seeds for i in range(cfg.n_sets)]
+    ep_frames, q_frames = [], []
+    bar = tqdm(units, desc=f"protocol {bench_name}", unit="set", disable=not progress)
+    sets: dict[int, list] = {}
+    for label, seed, i in bar:
+        bar.set_postfix_str(f"{label} seed={seed} set={i}")
+        stem = f"{label}__seed{seed}__set{i}"
+        if out is not None:
+            fe, fq = out / f"{stem}.episodes.{cfg.fmt}", out / f"{stem}.queries.{cfg.fmt}"
+            if fe.exists() and fq.exists():
+                ep_frames.append(load_frame(fe, EPISODE_COLUMNS))
+                q_frames.append(load_frame(fq, QUERY_COLUMNS))
+                continue
+        if i not in sets:
+            sets[i] = initial_state_set(space, i, cfg.set_size, cfg.initial_seed)
+        archs = sets[i]
+        agent = factories[label](benchmark, seed=seed)
+        if hasattr(agent, "begin_set"):
+            agent.begin_set(i)
+        if not getattr(agent, "incremental", True):
+            scores = scores or _Scores(benchmark)
+            episodes = _run_random_search(agent, archs, benchmark, scores)
+        elif tabular and getattr(agent, "vectorised", False) and cfg.vectorised is not False:
+            if venv is None:
+                from .vector import VectorIncrementalEnv
+                venv = VectorIncrementalEnv.from_benchmark(
+                    benchmark, n_envs=min(cfg.set_size, cfg.batch_size), space=space,
+                    n_neighbours=cfg.n_neighbours, alpha=cfg.alpha, max_steps=cfg.max_steps,
+                    seed=cfg.env_seed)
+            rows = benchmark.rows([space.key(a) for a in archs])
+            episodes = _run_vectorised(agent, rows, venv, benchmark)
+        else:
+            if env is None:
+                env = IncrementalEnv(space, benchmark, n_neighbours=cfg.n_neighbours, alpha=cfg.alpha,
+                                     max_steps=cfg.max_steps, seed=cfg.env_seed)
+                scores = scores or _Scores(benchmark)
+            inner = tqdm(total=len(archs), desc=f"{label} set {i}", unit="episode", leave=False,
+                         disable=not progress)
+            episodes = _run_single(agent, archs, env, benchmark, scores, inner)
+            inner.close()
+        fe_, fq_ = _frames(episodes, bench_name, label, int(seed), i, cfg.budget)
+        if out is not None:
+            save_frame(fq_, fq)
+            save_frame(fe_, fe)
+        ep_frames.append(fe_)
+        q_frames.append(fq_)
+    bar.close()
+    cat = lambda fs, cols: conform(pd.concat(fs, ignore_index=True), cols) if fs else \
+        conform(pd.DataFrame({c: [] for c in cols}), cols)  # noqa: E731
+    return ProtocolResult(cat(ep_frames, EPISODE_COLUMNS), cat(q_frames, QUERY_COLUMNS))
+
+
+def _check_config(out: Path, fingerprint: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    f = out / "config.json"
+    if f.exists():
+        old = json.loads(f.read_text())
+        if old != json.loads(json.dumps(fingerprint)):
+            diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+            raise ValueError(f"{out} holds results of a different protocol configuration "
+                             f"(differs in {diff}); use another out_dir or remove it")
+        return
+    with paths.atomic_write(f) as tmp:
+        tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+
+
+def load_results(out_dir, fmt: str | None = None) -> ProtocolResult:
+    """All per-unit frames of ``out_dir``, concatenated."""
+    import pandas as pd
+
+    out = Path(out_dir)
+    exts = [fmt] if fmt else ["parquet", "csv"]
+    eps = [load_frame(p, EPISODE_COLUMNS) for e in exts for p in sorted(out.glob(f"*.episodes.{e}"))]
+    qs = [load_frame(p, QUERY_COLUMNS) for e in exts for p in sorted(out.glob(f"*.queries.{e}"))]
+    return ProtocolResult(conform(pd.concat(eps, ignore_index=True), EPISODE_COLUMNS) if eps else None,
+                          conform(pd.concat(qs, ignore_index=True), QUERY_COLUMNS) if qs else None)

@@ -1,0 +1,369 @@
+"""The vectorised incremental environment: many episodes at once over a tabular benchmark.
+
+State, transitions and rewards are those of :class:`~nasbench_lab.env.incremental.IncrementalEnv`
+(the test suite checks they agree step for step), but everything lives in arrays indexed by
+benchmark row: a dense "shown neighbours" table (rows x N, -1 padded) derived from the
+:class:`~nasbench_lab.env.tables.NeighbourTable`, the shaped validation accuracy of every
+row, and the per-env current row / step counter. A step is a handful of gathers, so a
+batch of thousands of episodes advances in microseconds per episode. Two backends share
+the code: ``"numpy"`` and ``"torch"`` (on ``paths.default_device()``: the GPU when present).
+
+Observations are row indices, not encodings: ``obs["rows"]`` is (B, N+1) with column 0
+the current row and columns 1..N the shown neighbours (-1 pads), ``obs["action_mask"]``
+(B, N+1) bool. ``encode(rows)`` gathers ``space.encode`` vectors from a table built on
+first use, for agents that need them.
+
+>>> venv = VectorIncrementalEnv.from_benchmark(bench, n_envs=1024, max_steps=32)  # doctest: +SKIP
+>>> obs, info = venv.reset(rows=start_rows)                                      # doctest: +SKIP
+>>> obs, reward, terminated, truncated, info = venv.step(actions)                 # doctest: +SKIP
+
+``throughput()`` measures env steps/s at several vectorisation degrees (paper Fig. 16).
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from .incremental import shape_accuracy, shown_positions
+from .tables import NeighbourTable, neighbour_table
+
+
+def shown_table(table: NeighbourTable, keys: Sequence[str], n_neighbours: int, seed: int,
+                chunk: int = 65_536) -> np.ndarray:
+    """Dense (n_rows, W) int32 table of the neighbours shown in each row (-1 padded).
+
+    ``W = min(N, max count)``. Rows with more than N neighbours show the subset of
+    :func:`~nasbench_lab.env.incremental.shown_positions` (seeded by ``seed`` and the key).
+    """
+    counts = table.counts
+    n = table.n_rows
+    width = int(max(1, min(n_neighbours, counts.max() if n else 0)))
+    out = np.full((n, width), -1, dtype=np.int32)
+    j = np.arange(width)
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        c = np.minimum(counts[lo:hi], n_neighbours)
+        pos = table.offsets[lo:hi, None] + j
+        valid = j < c[:, None]
+        out[lo:hi] = np.where(valid, table.targets[np.where(valid, pos, 0)], -1)
+    for r in np.flatnonzero(counts > n_neighbours):
+        pos = shown_positions(int(counts[r]), n_neighbours, seed, str(keys[r]))
+        out[r, :n_neighbours] = table.targets[table.offsets[r] + pos]
+    return out
+
+
+class VectorIncrementalEnv:
+    """B incremental episodes advanced together over one tabular benchmark.
+
+    Args:
+        table: neighbour table aligned with the benchmark rows.
+        validation: (n_rows,) validation accuracy (the search signal).
+        keys: (n_rows,) architecture keys (they seed which neighbours are shown when
+            a row has more than N).
+        n_envs: B, the number of parallel episodes.
+        n_neighbours, alpha, max_steps, seed: as in ``IncrementalEnv``.
+        backend: ``"numpy"`` or ``"torch"``.
+        device: torch device (default ``paths.default_device()``); ignored for numpy.
+        autoreset: finished episodes restart at once from a random initial row (drawn
+            uniformly from ``initial_rows``, default all rows); the finishing rows are
+            reported in ``info["final_rows"]``. Without it, finished envs stay put and
+            ignore actions until ``reset``.
+        initial_rows: pool of initial rows for ``reset()`` without rows and for autoreset.
+        encoder: callable ``row -> encoding`` (e.g. ``lambda r: space.encode(bench.arch(r))``)
+            used by :meth:`encode`.
+
+    ``step`` returns ``(obs, reward, terminated, truncated, info)`` with (B,) arrays;
+    ``info["active"]`` marks the envs that took the step.
+    """
+
+    def __init__(self, table: NeighbourTable, validation, keys: Sequence[str], n_envs: int = 1, *,
+                 n_neighbours: int = 50, alpha: float | None = 6.0, max_steps: int = 16, seed: int = 0,
+                 backend: str = "numpy", device: str | None = None, autoreset: bool = False,
+                 initial_rows=None, encoder=None):
+        if backend not in ("numpy", "torch"):
+            raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+        validation = np.asarray(validation, dtype=np.float64)
+        if len(validation) != table.n_rows or len(keys) != table.n_rows:
+            raise ValueError(f"table has {table.n_rows} rows, validation {len(validation)}, keys {len(keys)}")
+        if n_envs < 1 or n_neighbours < 1 or max_steps < 1:
+            raise ValueError("n_envs, n_neighbours and max_steps must be >= 1")
+        self.n_envs = int(n_envs)
+        self.n_neighbours = int(n_neighbours)
+        self.alpha = None if alpha is None else float(alpha)
+        self.max_steps = int(max_steps)
+        self.seed = int(seed)
+        self.backend = backend
+        self.autoreset = bool(autoreset)
+        self.keys = keys
+        self.table = table
+        self._encoder = encoder
+        self._enc_table = None
+        shown = shown_table(table, keys, self.n_neighbours, self.seed)
+        n_shown = np.minimum(table.counts, self.n_neighbours).astype(np.int64)
+        shaped = shape_accuracy(validation, self.alpha)
+        pool = np.arange(table.n_rows) if initial_rows is None else np.asarray(initial_rows, dtype=np.int64)
+        if len(pool) == 0:
+            raise ValueError("initial_rows is empty")
+        if backend == "numpy":
+            self.device = "cpu"
+            self._rng = np.random.default_rng(self.seed)
+            conv = lambda a, dt=None: np.asarray(a, dtype=dt)  # noqa: E731
+        else:
+            import torch
+
+            from .. import paths
+            self.device = str(device or paths.default_device())
+            self._rng = torch.Generator(device=self.device)
+            self._rng.manual_seed(self.seed)
+            conv = lambda a, dt=None: torch.as_tensor(np.asarray(a), device=self.device)  # noqa: E731
+        self.validation = conv(validation)
+        self._shown = conv(shown.astype(np.int64))
+        self._n_shown = conv(n_shown)
+        self._shaped = conv(shaped)
+        self._pool = conv(pool.astype(np.int64))
+        self._cols = conv(np.arange(self.n_neighbours, dtype=np.int64))
+        self.width = shown.shape[1]
+        self.rows = conv(np.zeros(self.n_envs, dtype=np.int64))
+        self.t = conv(np.zeros(self.n_envs, dtype=np.int64))
+        self.done = conv(np.ones(self.n_envs, dtype=bool))
+
+    @classmethod
+    def from_benchmark(cls, benchmark, n_envs: int = 1, space=None, table: NeighbourTable | None = None,
+                       **kwargs) -> "VectorIncrementalEnv":
+        """Build from a tabular benchmark (``keys``, ``validation``) and its enumerable space."""
+        space = space if space is not None else benchmark.space
+        table = table if table is not None else neighbour_table(space, benchmark)
+        kwargs.setdefault("encoder", lambda r: space.encode(benchmark.arch(int(r))))
+        return cls(table, benchmark.validation, benchmark.keys, n_envs, **kwargs)
+
+    # -- backend helpers ----------------------------------------------------------------
+    def _as(self, x, dtype):
+        if self.backend == "numpy":
+            return np.asarray(x, dtype=dtype)
+        import torch
+        tdt = {np.int64: torch.int64, bool: torch.bool}[dtype]
+        return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x,
+                               device=self.device).to(tdt)
+
+    def _where(self, c, a, b):
+        if self.backend == "numpy":
+            return np.where(c, a, b)
+        import torch
+        return torch.where(c, a, b)
+
+    def _draw_rows(self, k: int):
+        if self.backend == "numpy":
+            return self._pool[self._rng.integers(len(self._pool), size=k)]
+        import torch
+        return self._pool[torch.randint(len(self._pool), (k,), generator=self._rng, device=self.device)]
+
+    def random_actions(self, obs=None):
+        """A uniform draw among each env's allowed actions (the random-walk policy)."""
+        n = self._n_shown[self.rows] + 1
+        if self.backend == "numpy":
+            return (self._rng.random(self.n_envs) * n).astype(np.int64)
+        import torch
+        u = torch.rand(self.n_envs, generator=self._rng, device=self.device, dtype=torch.float64)
+        return (u * n).long()
+
+    # -- observations -------------------------------------------------------------------
+    def observe(self) -> dict:
+        """``{"rows": (B, N+1), "action_mask": (B, N+1)}`` for the current states."""
+        cur = self.rows
+        if self.backend == "numpy":
+            rows = np.full((self.n_envs, self.n_neighbours + 1), -1, dtype=np.int64)
+        else:
+            import torch
+            rows = torch.full((self.n_envs, self.n_neighbours + 1), -1, dtype=torch.int64, device=self.device)
+        rows[:, 0] = cur
+        rows[:, 1: self.width + 1] = self._shown[cur]
+        mask = rows >= 0
+        return {"rows": rows, "action_mask": mask}
+
+    def n_shown(self, rows=None):
+        """Number of neighbours shown in ``rows`` (default: the current rows)."""
+        return self._n_shown[self.rows if rows is None else rows]
+
+    def encode(self, rows):
+        """Encodings of ``rows`` (any shape; -1 gives zeros): float32 (..., encoding_size)."""
+        if self._enc_table is None:
+            if self._encoder is None:
+                raise RuntimeError("no encoder given: build with from_benchmark or encoder=")
+            first = np.asarray(self._encoder(0), dtype=np.float32)
+            enc = np.zeros((self.table.n_rows + 1, len(first)), dtype=np.float32)
+            enc[0] = first
+            for r in range(1, self.table.n_rows):
+                enc[r] = self._encoder(r)
+            # the last row stays zero: index -1 (padding) lands there
+            self._enc_table = enc if self.backend == "numpy" else self._as_float(enc)
+        return self._enc_table[rows]
+
+    def _as_float(self, a):
+        import torch
+        return torch.as_tensor(a, device=self.device)
+
+    # -- dynamics -----------------------------------------------------------------------
+    def reset(self, rows=None, seed: int | None = None):
+        """Start B episodes at ``rows`` (default: uniform draws from ``initial_rows``)."""
+        if seed is not None:
+            self.seed = int(seed)
+            if self.backend == "numpy":
+                self._rng = np.random.default_rng(self.seed)
+            else:
+                self._rng.manual_seed(self.seed)
+        if rows is None:
+            rows = self._draw_rows(self.n_envs)
+        rows = self._as(rows, np.int64)
+        if rows.shape != (self.n_envs,):
+            raise ValueError(f"reset rows must have shape ({self.n_envs},), got {tuple(rows.shape)}")
+        if int(rows.min()) < 0 or int(rows.max()) >= self.table.n_rows:
+            raise ValueError(f"reset rows must lie in 0..{self.table.n_rows - 1}")
+        self.rows = rows.clone() if self.backend == "torch" else rows.copy()
+        self.t = self._as(np.zeros(self.n_envs, dtype=np.int64), np.int64)
+        self.done = self._as(np.zeros(self.n_envs, dtype=bool), bool)
+        return self.observe(), {}
+
+    def step(self, actions):
+        """Advance every active env by one action; see the class docstring."""
+        a = self._as(actions, np.int64)
+        if a.shape != (self.n_envs,):
+            raise ValueError(f"actions must have shape ({self.n_envs},), got {tuple(a.shape)}")
+        if int(a.min()) < 0 or int(a.max()) > self.n_neighbours:
+            raise ValueError(f"actions must lie in 0..{self.n_neighbours}")
+        cur = self.rows
+        active = ~self.done
+        move = active & (a >= 1) & (a <= self._n_shown[cur])
+        col = self._where(move, a - 1, a * 0)  # move implies a - 1 < n_shown <= width
+        nxt = self._where(move, self._shown[cur, col], cur)
+        reward = self._shaped[nxt] - self._shaped[cur]
+        terminated = active & ~move
+        t = self.t + active
+        truncated = active & move & (t >= self.max_steps)
+        self.rows, self.t = nxt, t
+        self.done = self.done | terminated | truncated
+        info = {"active": active}
+        if self.autoreset:
+            ended = terminated | truncated
+            info["final_rows"] = self._where(ended, nxt, nxt * 0 - 1)
+            k = int(ended.sum())
+            if k:
+                self.rows = self.rows.clone() if self.backend == "torch" else self.rows.copy()
+                self.rows[ended] = self._draw_rows(k)
+                self.t = self._where(ended, t * 0, t)
+                self.done = self.done & ~ended
+        return self.observe(), reward, terminated, truncated, info
+
+
+# -- throughput (paper Fig. 16) -------------------------------------------------------
+def available_benchmarks() -> dict[str, Any]:
+    """The tabular benchmarks loadable here: ``{"moons": ..., "nb201": ..., "nb101": ...}``."""
+    from .. import benchmarks, paths
+    from .tables import NB101_CACHE
+    out: dict[str, Any] = {}
+    try:
+        out["moons"] = benchmarks.load("moons")
+    except Exception:  # noqa: BLE001 - not landed / not built: simply absent from the figure
+        pass
+    shared = paths.shared_data_dir()
+    csv = shared / "nasbench201" / "nb201_accuracies.csv.gz" if shared else None
+    if csv is not None and csv.exists():
+        try:
+            out["nb201"] = benchmarks.load("nb201", path=csv, validation="cifar10_valid_12",
+                                           test="cifar10_test_200")
+        except Exception:  # noqa: BLE001
+            pass
+    if (paths.cache_dir() / NB101_CACHE).exists():
+        try:
+            out["nb101"] = benchmarks.load("nb101")
+        except Exception:  # noqa: BLE001
+            pass
+    return out
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Temporarily limit torch's intra-op CPU threads (restored afterwards).
+
+    Small gathers on a busy shared CPU run far faster on one thread than on several
+    spinning ones; ``throughput`` measures the torch CPU backend with ``n=1``.
+    """
+    if n is None:
+        yield
+        return
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _time_env(venv: VectorIncrementalEnv, steps: int, repeat: int) -> float:
+    from ..bench import median_time
+
+    def run():
+        venv.reset()
+        for _ in range(steps):
+            venv.step(venv.random_actions())
+        if venv.backend == "torch" and venv.device.startswith("cuda"):
+            import torch
+            torch.cuda.synchronize()
+
+    run()  # warm-up (allocations, CUDA context)
+    return median_time(run, repeat=repeat)
+
+
+def throughput(benchmarks: dict[str, Any] | None = None, degrees: Sequence[int] = (1, 8, 64, 512, 4096),
+               backends: Sequence[str] = ("numpy", "torch"), devices: Sequence[str] | None = None,
+               steps: int = 64, repeat: int = 3, n_neighbours: int = 50, max_steps: int = 16,
+               reference_steps: int = 200, seed: int = 0, cpu_threads: int | None = 1):
+    """Env steps per second of the vectorised env (random-walk actions, autoreset).
+
+    Returns a DataFrame with columns ``benchmark, implementation, backend, device,
+    n_envs, steps_per_second``. ``implementation`` is ``"vector"`` for this module's
+    env and ``"gymnasium"`` for the single :class:`IncrementalEnv` (the reference,
+    at ``n_envs=1``). Devices: CPU, plus ``cuda`` for torch when available. The torch CPU
+    backend runs with ``cpu_threads`` intra-op threads (None: torch's default).
+
+    >>> frame = throughput(degrees=(1, 64), steps=16)   # doctest: +SKIP
+    """
+    import pandas as pd
+
+    from .. import paths
+    from .incremental import IncrementalEnv
+
+    benchmarks = available_benchmarks() if benchmarks is None else benchmarks
+    if devices is None:
+        devices = ["cpu"] + (["cuda"] if paths.default_device() == "cuda" else [])
+    rows = []
+    for name, bench in benchmarks.items():
+        table = neighbour_table(bench.space, bench)
+        for backend in backends:
+            for device in (devices if backend == "torch" else ["cpu"]):
+                for b in degrees:
+                    venv = VectorIncrementalEnv(table, bench.validation, bench.keys, b,
+                                                n_neighbours=n_neighbours, max_steps=max_steps, seed=seed,
+                                                backend=backend, device=device, autoreset=True)
+                    with torch_threads(cpu_threads if backend == "torch" and device == "cpu" else None):
+                        sec = _time_env(venv, steps, repeat)
+                    rows.append((name, "vector", backend, device, b, b * steps / sec))
+        # the reference: one gymnasium env, Python objects, benchmark queries
+        env = IncrementalEnv(bench.space, bench, n_neighbours=n_neighbours, max_steps=max_steps, seed=seed)
+        rng = np.random.default_rng(seed)
+        env.reset(seed=seed)
+        t0 = time.perf_counter()
+        n_done = 0
+        _, info = env.reset()
+        while n_done < reference_steps:
+            valid = np.flatnonzero(info["action_mask"])
+            _, _, term, trunc, info = env.step(int(valid[rng.integers(len(valid))]))
+            n_done += 1
+            if term or trunc:
+                _, info = env.reset()
+        rows.append((name, "gymnasium", "python", "cpu", 1, n_done / (time.perf_counter() - t0)))
+    return pd.DataFrame(rows, columns=["benchmark", "implementation", "backend", "device", "n_envs",
+                                       "steps_per_second"])

@@ -1,0 +1,541 @@
+"""The main job (``make figures`` = ``nasbench-lab figures``): the offline default end to end.
+
+1. load NAS-Bench-Moons (bundled) and, when the real NAS-Bench-201 table is found beside
+   the project (``paths.shared_data_dir()``), NAS-Bench-201 as well;
+2. run the HalfMoons REINFORCE search (``strategies.get("reinforce")``, ask/tell) on
+   NAS-Bench-Moons: several seeds, each a search run whose rollouts are its queries, plus a
+   small ablation of its entropy bonus;
+3. run the baseline agents (random search, random walk, local search) through the
+   evaluation protocol (``env.protocol``) on every loaded benchmark;
+4. draw every figure that applies (paper Figs. 3-5, 7-11, 16, 17-19 analogues) and write
+   every table (Markdown, LaTeX, CSV), plus the paper's Tables 1 and 2 as published.
+
+Each step is a function of a shared :class:`Context`; a step whose dependency is missing
+raises :class:`Missing` and is reported as such in the closing summary (never skipped
+silently); a failing step is reported with its error and the others still run. The exit
+code is 0 only when every step succeeded. Everything is written atomically into
+``figures/`` (or ``--out``); the result frames go to ``<out>/results/``.
+
+>>> # nasbench-lab figures --quick --out /tmp/figs      (a smoke run in well under a minute)
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import paths
+
+
+class Missing(RuntimeError):
+    """A step cannot run because something it needs is not available (the message says what)."""
+
+
+@dataclasses.dataclass
+class JobConfig:
+    """Sizes of the main job (``quick`` shrinks everything for a smoke run)."""
+
+    benchmark: str = "moons"
+    """the primary benchmark (NAS-Bench-201 is added when its table is found)."""
+    out: Path = dataclasses.field(default_factory=paths.figures_dir)
+    """output folder of figures and tables."""
+    quick: bool = False
+    """tiny budgets (smoke run)."""
+    seed: int = 0
+    """seed of every random choice of the job."""
+    n_sets: int = 5
+    """protocol: sets of initial states (paper: 5)."""
+    set_size: int = 10_000
+    """protocol: initial states per set (paper: 10,000)."""
+    budget: int = 300
+    """query budget of one search run (paper NB101: 300)."""
+    reinforce_seeds: int = 10
+    """REINFORCE search runs (one per seed) on NAS-Bench-Moons."""
+    reinforce_rollouts: int = 300
+    """rollouts (= queries) of each REINFORCE run."""
+    ablation_rollouts: int = 1500
+    """rollouts of each REINFORCE ablation run."""
+    n_resamples: int = 5000
+    """bootstrap resamples of the CI bands and tables."""
+    sampler_draws: int = 2000
+    """architectures drawn per sampler for the sampler histograms (paper: 10,000; the
+    uniform-size NB101 sampler rejects many graphs, about 10 ms a draw)."""
+    mc_samples: int = 1000
+    """Monte-Carlo samples of the t goodness-of-fit test (paper: 1,000)."""
+    fit_subsample: int = 400
+    """improvements per agent fed to the t goodness-of-fit test (each MC sample refits)."""
+
+    @classmethod
+    def from_args(cls, args) -> "JobConfig":
+        quick = bool(getattr(args, "quick", False))
+        cfg = cls(benchmark=getattr(args, "benchmark", None) or "moons",
+                  out=Path(args.out) if getattr(args, "out", None) else paths.figures_dir(), quick=quick)
+        if quick:
+            cfg = dataclasses.replace(cfg, n_sets=2, set_size=600, budget=100, reinforce_seeds=3,
+                                      reinforce_rollouts=100, ablation_rollouts=150, n_resamples=500,
+                                      sampler_draws=200, mc_samples=50, fit_subsample=100)
+        return cfg
+
+
+@dataclasses.dataclass
+class StepReport:
+    """What one step did."""
+
+    name: str
+    status: str  # "ok", "missing" or "failed"
+    detail: str = ""
+    files: list = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclasses.dataclass
+class Context:
+    """What the steps share: the configuration, loaded benchmarks and result frames."""
+
+    cfg: JobConfig
+    benchmarks: dict = dataclasses.field(default_factory=dict)
+    episodes: dict = dataclasses.field(default_factory=dict)
+    queries: dict = dataclasses.field(default_factory=dict)
+    curves: dict = dataclasses.field(default_factory=dict)
+    notes: list = dataclasses.field(default_factory=list)
+
+    def save_fig(self, fig, name: str) -> list[Path]:
+        from .analysis import figures
+
+        return figures.save(fig, name, out=self.cfg.out)
+
+
+# --------------------------------------------------------------------------------------
+# steps
+# --------------------------------------------------------------------------------------
+NB201_TABLE = ("nasbench201", "nb201_accuracies.csv.gz")
+
+
+def nb201_path() -> Path | None:
+    """The real NAS-Bench-201 table beside the project, or None."""
+    root = paths.shared_data_dir()
+    if root is None:
+        return None
+    p = root.joinpath(*NB201_TABLE)
+    return p if p.exists() else None
+
+
+def load_benchmark(name: str):
+    from . import benchmarks
+
+    if name == "nb201":
+        p = nb201_path()
+        if p is None:
+            raise Missing("NAS-Bench-201 table not found (shared data folder beside the project)")
+        return benchmarks.load("nb201", path=p, validation="cifar10_valid_12", test="cifar10_test_200")
+    try:
+        return benchmarks.load(name)
+    except (FileNotFoundError, ImportError, AttributeError) as e:
+        raise Missing(f"benchmark {name!r} cannot be loaded ({type(e).__name__}: {e})") from e
+
+
+def step_benchmarks(ctx: Context) -> list[Path]:
+    """Load the primary benchmark and NAS-Bench-201 when present."""
+    names = [ctx.cfg.benchmark] + (["nb201"] if ctx.cfg.benchmark != "nb201" and nb201_path() else [])
+    problems = []
+    for name in names:
+        try:
+            ctx.benchmarks[name] = load_benchmark(name)
+        except Missing as e:
+            problems.append(str(e))
+    if ctx.cfg.benchmark != "nb201" and nb201_path() is None:
+        ctx.notes.append("NAS-Bench-201 table not found beside the project: only the primary benchmark runs")
+    if problems:
+        raise Missing("; ".join(problems))
+    return []
+
+
+def _save_frame(frame, path: Path) -> Path:
+    with paths.atomic_write(path, suffix=".parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
+    return path
+
+
+def step_protocol(ctx: Context, name: str) -> list[Path]:
+    """The baseline agents through the evaluation protocol on benchmark ``name``."""
+    from .env.protocol import ProtocolConfig, run_protocol
+
+    bench = _bench(ctx, name)
+    cfg = ctx.cfg
+    pcfg = ProtocolConfig(n_sets=cfg.n_sets, set_size=cfg.set_size, budget=cfg.budget, seeds=(cfg.seed,),
+                          initial_seed=cfg.seed, env_seed=cfg.seed)
+    result = run_protocol(bench, ["random_search", "random_walk", "local_search"], pcfg, progress=True)
+    ctx.episodes[name] = result.episodes
+    ctx.queries[name] = result.queries
+    res = cfg.out / "results"
+    return [_save_frame(result.episodes, res / f"{name}_episodes.parquet"),
+            _save_frame(result.queries, res / f"{name}_queries.parquet")]
+
+
+def _reinforce_class():
+    from . import strategies
+
+    try:
+        return strategies.get("reinforce")
+    except (ImportError, AttributeError) as e:
+        raise Missing(f"strategies.reinforce is not available ({type(e).__name__}: {e})") from e
+
+
+def run_search(strategy, bench, rollouts: int) -> "tuple[Any, Any]":
+    """Ask/tell ``rollouts`` times; the (validation, test) of each rollout as arrays."""
+    val = np.empty(rollouts)
+    test = np.empty(rollouts)
+    for i in range(rollouts):
+        arch = strategy.ask()
+        m = bench.query(arch)
+        strategy.tell(arch, m)
+        val[i], test[i] = float(m.validation_accuracy), float(m.test_accuracy)
+    return val, test
+
+
+def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
+    """REINFORCE on NAS-Bench-Moons: search runs (query frame) and an entropy ablation."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .analysis import figures, stats
+
+    cls = _reinforce_class()
+    bench = _bench(ctx, name)
+    cfg = ctx.cfg
+    rows = []
+    for s in tqdm(range(cfg.reinforce_seeds), desc="reinforce runs", unit="run"):
+        strat = cls(bench.space, seed=cfg.seed + s)
+        val, test = run_search(strat, bench, cfg.reinforce_rollouts)
+        rows.append(pd.DataFrame({"benchmark": name, "agent": "reinforce", "seed": cfg.seed + s, "set": 0,
+                                  "run": 0, "query": np.arange(1, val.size + 1), "validation": val,
+                                  "test": test}))
+    q = stats.add_best_so_far(pd.concat(rows, ignore_index=True))
+    ctx.queries[f"{name}:reinforce"] = q
+    files = [_save_frame(q, cfg.out / "results" / f"{name}_reinforce_queries.parquet")]
+    # the search trace of the first run: reward per rollout and best so far
+    first = q[q["seed"] == cfg.seed]
+    trace = pd.concat([
+        pd.DataFrame({"setting": "validation accuracy of the rollout", "step": first["query"], "value": first["validation"]}),
+        pd.DataFrame({"setting": "best validation so far", "step": first["query"], "value": first["best_validation"]}),
+        pd.DataFrame({"setting": "test accuracy of the best so far", "step": first["query"], "value": first["best_test"]}),
+    ])
+    fig = figures.training_curves(trace, window=10, title=f"REINFORCE on {name}: one search run",
+                                  ylabel="accuracy")
+    files += ctx.save_fig(fig, f"reinforce_trace_{name}")
+    # ablation: entropy bonus (the paper's Figs. 17-19 are ablations of the learned agent)
+    settings = _reinforce_ablation_settings(cls)
+    curves = []
+    for label, kwargs in tqdm(settings, desc="reinforce ablation", unit="setting"):
+        for s in range(2 if cfg.quick else 3):
+            strat = cls(bench.space, seed=cfg.seed + 100 + s, **kwargs)
+            val, _ = run_search(strat, bench, cfg.ablation_rollouts)
+            curves.append(pd.DataFrame({"setting": label, "seed": s, "step": np.arange(1, val.size + 1),
+                                        "value": val}))
+    ab = pd.concat(curves, ignore_index=True)
+    ctx.curves[f"{name}:reinforce"] = ab
+    what = settings[0][0].split("=")[0].strip() if "=" in settings[0][0] else "setting"
+    fig = figures.training_curves(ab, window=10, title=f"REINFORCE on {name}: ablation of {what}")
+    files += ctx.save_fig(fig, f"fig17_ablation_reinforce_{name}")
+    return files
+
+
+def _reinforce_ablation_settings(cls) -> list[tuple[str, dict]]:
+    """Three settings of one hyperparameter the REINFORCE class accepts (else seeds only)."""
+    import inspect
+
+    params = inspect.signature(cls).parameters
+    for field, values in (("entropy_weight", (0.0, 0.01, 0.1)), ("entropy", (0.0, 0.01, 0.1)),
+                          ("learning_rate", (1e-3, 1e-2, 5e-2)), ("lr", (1e-3, 1e-2, 5e-2))):
+        if field in params:
+            return [(f"{field} = {v:g}", {field: v}) for v in values]
+    cfg_cls = getattr(cls, "Config", None)
+    if cfg_cls is not None and dataclasses.is_dataclass(cfg_cls) and "config" in params:
+        names = {f.name for f in dataclasses.fields(cfg_cls)}
+        for field, values in (("entropy_weight", (0.0, 0.01, 0.1)), ("entropy_coef", (0.0, 0.01, 0.1)),
+                              ("learning_rate", (1e-3, 1e-2, 5e-2)), ("lr", (1e-3, 1e-2, 5e-2))):
+            if field in names:
+                return [(f"{field} = {v:g}", {"config": cfg_cls(**{field: v})}) for v in values]
+    return [("default", {})]
+
+
+def step_figures(ctx: Context, name: str) -> list[Path]:
+    """Every figure that applies to benchmark ``name``."""
+    import pandas as pd
+
+    from .analysis import figures, stats, tables
+
+    bench = _bench(ctx, name)
+    cfg = ctx.cfg
+    files: list[Path] = []
+    # Fig. 3 / 4: accuracy distribution (every architecture and seed) and shaping
+    per_seed = getattr(bench, "per_seed", {}).get("validation_accuracy")
+    acc = per_seed.ravel() if per_seed is not None else np.asarray(bench.validation)
+    alpha = 6.0
+    files += ctx.save_fig(figures.shaping_histogram(acc, alpha=alpha, title=(
+        f"{name}: validation accuracy of every architecture and seed, before and after shaping")), f"fig03_shaping_histogram_{name}")
+    files += ctx.save_fig(figures.shaping_curves(marks=[float(np.nanmean(acc))]), f"fig04_shaping_curves_{name}")
+    # Fig. 11: number of neighbours vs accuracy
+    try:
+        from .env.tables import neighbour_table
+
+        counts = neighbour_table(bench.space, bench).counts
+        metric = bench.test if getattr(bench, "has_test", False) else bench.validation
+        if np.unique(counts).size < 2:
+            ctx.notes.append(f"{name}: every architecture has {counts[0]} neighbours; Fig. 11 shows a single column")
+        files += ctx.save_fig(figures.neighbours_vs_accuracy(counts, metric, seed=cfg.seed,
+                                                             ylabel="test accuracy" if bench.has_test else "validation accuracy"),
+                              f"fig11_neighbours_vs_accuracy_{name}")
+    except ValueError as e:  # correlations of a constant count
+        ctx.notes.append(f"{name}: Fig. 11 not drawn ({e})")
+    # episodes: Figs. 7, 8, 9 and the distribution tests of §4.2.2
+    ep = ctx.episodes.get(name)
+    if ep is None:
+        raise Missing(f"no protocol episodes for {name} (the protocol step did not run)")
+    files += ctx.save_fig(figures.initial_vs_improvement(ep, seed=cfg.seed), f"fig07_initial_vs_improvement_{name}")
+    files += ctx.save_fig(figures.improvement_histograms(ep), f"fig08_improvement_histograms_{name}")
+    files += ctx.save_fig(figures.local_optimum(ep, space=bench.space, arch_of=_arch_of(bench)),
+                          f"fig09_local_optimum_{name}")
+    files += _distribution_tests(ctx, ep, name)
+    # Fig. 10: best so far vs queries (baselines + REINFORCE where it ran)
+    q = ctx.queries.get(name)
+    extra = ctx.queries.get(f"{name}:reinforce")
+    frames = [f for f in (q, extra) if f is not None]
+    allq = pd.concat(frames, ignore_index=True)
+    allq = allq[allq["query"] <= cfg.budget]
+    published = tables.load_published(name) if name in tables.PAPER_BUDGETS else None
+    summary = stats.curve_summary(allq, max_query=cfg.budget, n_resamples=cfg.n_resamples, seed=cfg.seed)
+    files += ctx.save_fig(figures.best_so_far_curves(summary=summary, published=published,
+                                                     title=f"{name}: best architecture found so far (95% bootstrap CI)"),
+                          f"fig10_best_so_far_{name}")
+    oracle = stats.curve_summary(allq, kind="oracle", max_query=cfg.budget, n_resamples=cfg.n_resamples,
+                                 seed=cfg.seed) if bench.has_test else None
+    if oracle is not None:
+        files += ctx.save_fig(figures.best_so_far_curves(summary=oracle, title=f"{name}: oracle best test accuracy seen (labelled oracle)"),
+                              f"fig10_best_so_far_oracle_{name}")
+    summary_path = cfg.out / f"curves_{name}.csv"
+    with paths.atomic_write(summary_path, suffix=".csv") as tmp:
+        summary.to_csv(tmp, index=False)
+    files.append(summary_path)
+    return files
+
+
+def _arch_of(bench) -> Callable[[str], Any]:
+    def arch_of(key: str):
+        try:
+            return bench.space.from_key(key)
+        except (NotImplementedError, AttributeError):
+            return bench.arch(bench.row_of(key))
+    return arch_of
+
+
+def _distribution_tests(ctx: Context, ep, name: str) -> list[Path]:
+    """Skew, normaltest and a t goodness-of-fit of the improvements per agent (§4.2.2)."""
+    import pandas as pd
+
+    from .analysis import stats
+
+    imp = stats.improvements(ep)
+    rows = []
+    for agent, g in imp.groupby("agent"):
+        d = g["improvement"].to_numpy()
+        d = d[np.isfinite(d)]
+        spread = stats.percentile_intervals(d)
+        row = {"agent": agent, "n": d.size, "median": spread.median, "skew": spread.skew,
+               **{f"interval_{int(100 * k)}_low": v[0] for k, v in spread.intervals.items()},
+               **{f"interval_{int(100 * k)}_high": v[1] for k, v in spread.intervals.items()}}
+        if np.ptp(d) > 0 and d.size >= 20:
+            row["normaltest_p"] = float(stats.normality(d).pvalue)
+            try:
+                gof = stats.t_goodness_of_fit(d, n_mc_samples=ctx.cfg.mc_samples, seed=ctx.cfg.seed,
+                                              subsample=ctx.cfg.fit_subsample)
+                row["t_fit_p"] = float(gof.pvalue)
+                row["t_fit_subsample"] = min(d.size, ctx.cfg.fit_subsample)
+            except (ValueError, RuntimeError, FloatingPointError) as e:
+                ctx.notes.append(f"{name}/{agent}: t goodness-of-fit failed ({e})")
+        rows.append(row)
+    out = ctx.cfg.out / f"improvement_tests_{name}.csv"
+    with paths.atomic_write(out, suffix=".csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    return [out]
+
+
+def step_tables(ctx: Context, name: str) -> list[Path]:
+    """Table of best-so-far accuracy at query budgets for ``name`` (Markdown, LaTeX, CSV)."""
+    import pandas as pd
+
+    from .analysis import tables
+
+    cfg = ctx.cfg
+    frames = [f for f in (ctx.queries.get(name), ctx.queries.get(f"{name}:reinforce")) if f is not None]
+    if not frames:
+        raise Missing(f"no query frames for {name}")
+    q = pd.concat(frames, ignore_index=True)
+    budgets = tables.PAPER_BUDGETS.get(name) or tuple(b for b in (10, 25, 50, 100, 150, 300) if b <= cfg.budget)
+    long = tables.budget_table(q, budgets=budgets, benchmark=name, n_resamples=cfg.n_resamples, seed=cfg.seed)
+    return tables.write_table(long, f"table_best_so_far_{name}", out=cfg.out)
+
+
+def step_paper_tables(ctx: Context) -> list[Path]:
+    """The paper's Tables 1 and 2 as published (cited baselines and the paper's own rows)."""
+    from .analysis import tables
+
+    files = []
+    for number, bench in tables.PAPER_TABLES.items():
+        long = tables.paper_table(number)
+        files += tables.write_table(long, f"table{number}_{bench}_published", out=ctx.cfg.out, caption=(
+            f"Paper Table {number} ({bench}) as published: mean ± std and 95% CI at each query budget."))
+    return files
+
+
+def step_samplers(ctx: Context) -> list[Path]:
+    """Fig. 5: vertex and edge counts of NB101 samplers; layer counts of the chain samplers."""
+    import pandas as pd
+
+    from . import spaces
+    from .analysis import figures
+
+    cfg = ctx.cfg
+    files = []
+    rng = np.random.default_rng(cfg.seed)
+    try:
+        nb101 = spaces.get("nb101")
+    except (ImportError, KeyError) as e:
+        raise Missing(f"the nb101 space is not available ({e})") from e
+    rows = []
+    samplers = [("ours (uniform size)", nb101.sample), ("BANANAS random cell adj", getattr(nb101, "sample_bananas", None))]
+    enumeration_cached = any(paths.cache_dir().glob("nb101_enum*"))
+    if enumeration_cached and hasattr(nb101, "sample_uniform"):
+        samplers.append(("uniform over NAS-Bench-101", nb101.sample_uniform))
+    else:
+        ctx.notes.append("Fig. 5: the uniform NAS-Bench-101 sampler needs the enumeration cache "
+                         "(`nasbench-lab build nb101-enumeration`); drawn without it")
+    for label, fn in samplers:
+        if fn is None:
+            continue
+        for _ in range(cfg.sampler_draws):
+            c = fn(rng)
+            m = np.asarray(c.matrix)
+            rows.append((label, m.shape[0], int(m.sum())))
+    frame = pd.DataFrame(rows, columns=["sampler", "vertices", "edges"])
+    files += ctx.save_fig(figures.sampler_histograms(frame), "fig05_sampler_histograms_nb101")
+    # the chain space of NAS-Bench-Moons: hidden layers and units per sampler
+    mlp = spaces.get("mlp", max_depth=3) if "moons" in ctx.benchmarks else None
+    if mlp is not None:
+        rows = []
+        for label, fn in (("default sampler", mlp.sample), ("uniform over chains", getattr(mlp, "sample_uniform", None))):
+            if fn is None:
+                continue
+            for _ in range(cfg.sampler_draws):
+                c = fn(rng)
+                rows.append((label, len(c.layers), int(sum(w for w, _ in c.layers))))
+        frame = pd.DataFrame(rows, columns=["sampler", "layers", "hidden units"])
+        files += ctx.save_fig(figures.sampler_histograms(frame, columns=("layers", "hidden units")),
+                              "fig05_sampler_histograms_moons")
+    return files
+
+
+def step_throughput(ctx: Context) -> list[Path]:
+    """Fig. 16: steps per second of the vectorised env per benchmark (log-log)."""
+    import pandas as pd
+
+    from .analysis import figures
+
+    try:
+        from .env.vector import throughput
+    except ImportError as e:
+        raise Missing(f"env.vector.throughput is not available ({e})") from e
+    if not ctx.benchmarks:
+        raise Missing("no benchmark is loaded")
+    degrees = (1, 8, 64) if ctx.cfg.quick else (1, 8, 64, 512, 4096)
+    frame = throughput(benchmarks=dict(ctx.benchmarks), degrees=degrees, backends=("numpy",),
+                       steps=8 if ctx.cfg.quick else 32, repeat=1 if ctx.cfg.quick else 3,
+                       reference_steps=20 if ctx.cfg.quick else 200, seed=ctx.cfg.seed)
+    out = ctx.cfg.out / "throughput.csv"
+    with paths.atomic_write(out, suffix=".csv") as tmp:
+        pd.DataFrame(frame).to_csv(tmp, index=False)
+    return [out] + ctx.save_fig(figures.throughput(frame), "fig16_throughput")
+
+
+def _bench(ctx: Context, name: str):
+    if name not in ctx.benchmarks:
+        raise Missing(f"benchmark {name!r} is not loaded (see the benchmarks step)")
+    return ctx.benchmarks[name]
+
+
+# --------------------------------------------------------------------------------------
+# the job
+# --------------------------------------------------------------------------------------
+def plan(ctx: Context) -> list[tuple[str, Callable[[], list[Path]]]]:
+    """The steps in order (benchmark-dependent steps for every benchmark the job loads)."""
+    names = list(dict.fromkeys([ctx.cfg.benchmark] + (["nb201"] if nb201_path() else [])))
+    steps: list[tuple[str, Callable]] = [("load benchmarks", lambda: step_benchmarks(ctx))]
+    for n in names:
+        steps.append((f"protocol {n}", lambda n=n: step_protocol(ctx, n)))
+    if "moons" in names:
+        steps.append(("reinforce moons", lambda: step_reinforce(ctx, "moons")))
+    for n in names:
+        steps.append((f"figures {n}", lambda n=n: step_figures(ctx, n)))
+        steps.append((f"table {n}", lambda n=n: step_tables(ctx, n)))
+    steps += [("samplers (Fig. 5)", lambda: step_samplers(ctx)),
+              ("throughput (Fig. 16)", lambda: step_throughput(ctx)),
+              ("paper tables 1-2", lambda: step_paper_tables(ctx))]
+    return steps
+
+
+def run(cfg: JobConfig, echo: Callable[[str], None] = print) -> list[StepReport]:
+    """Run every step, report each one, return the reports."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from tqdm.auto import tqdm
+
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(cfg)
+    reports = []
+    steps = plan(ctx)
+    bar = tqdm(steps, desc="main job", unit="step")
+    for name, fn in bar:
+        bar.set_postfix_str(name)
+        t0 = time.perf_counter()
+        try:
+            files = fn() or []
+            rep = StepReport(name, "ok", files=files)
+        except Missing as e:
+            rep = StepReport(name, "missing", str(e))
+        except Exception as e:  # noqa: BLE001 - reported, the other steps still run
+            tb = traceback.extract_tb(e.__traceback__)[-1]
+            rep = StepReport(name, "failed", f"{type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})")
+        rep.seconds = time.perf_counter() - t0
+        reports.append(rep)
+    bar.close()
+    _summary(reports, ctx, echo)
+    return reports
+
+
+def _summary(reports: list[StepReport], ctx: Context, echo) -> None:
+    out = ctx.cfg.out
+    echo(f"\nmain job ({'quick' if ctx.cfg.quick else 'full'}) -> {out}")
+    for r in reports:
+        mark = {"ok": "ok     ", "missing": "MISSING", "failed": "FAILED "}[r.status]
+        extra = f" {len(r.files)} files" if r.files else ""
+        echo(f"  [{mark}] {r.name:<24s} {r.seconds:7.1f} s{extra}{(' - ' + r.detail) if r.detail else ''}")
+    for note in ctx.notes:
+        echo(f"  note: {note}")
+    files = [f for r in reports for f in r.files]
+    n_png = sum(1 for f in files if f.suffix == ".png")
+    n_tab = sum(1 for f in files if f.suffix == ".md")
+    echo(f"  wrote {len(files)} files: {n_png} figures (PNG + PDF), {n_tab} tables (Markdown + LaTeX + CSV)")
+
+
+def cli_figures(args) -> int:
+    """``nasbench-lab figures [--benchmark moons] [--out DIR] [--quick]``."""
+    reports = run(JobConfig.from_args(args))
+    return 0 if all(r.status == "ok" for r in reports) else 1
+
+
+__all__ = ["Context", "JobConfig", "Missing", "StepReport", "cli_figures", "plan", "run", "run_search"]

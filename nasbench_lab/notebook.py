@@ -1,0 +1,396 @@
+"""Small helpers the notebooks call: the set-up check, benchmark resolution, parameters.
+
+The notebooks under ``notebooks/`` follow the papermill convention: one code cell tagged
+``parameters`` holds the knobs (``BENCHMARK``, ``BUDGET``, ``SEED``, ...). A runner (papermill,
+the test suite, :func:`execute`) injects a cell right after it that overrides them, so the same
+notebook runs at the paper's budgets for a user and at tiny budgets in CI.
+
+* :func:`setup_check` lists which benchmarks are present on this machine, where their files
+  are, and the command that fetches the missing ones.
+* :func:`load_benchmark` turns a ``BENCHMARK`` parameter into a loaded benchmark, falling back
+  to the bundled NAS-Bench-Moons (with a note saying why) when the files are absent.
+* :func:`inject_parameters` / :func:`execute` run a notebook with overridden parameters.
+
+>>> import nasbench_lab as nl
+>>> nl.notebook.setup_check()                    # doctest: +SKIP
+>>> name, bench = nl.notebook.load_benchmark("nb201")   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import paths
+
+#: benchmark name -> human description
+DESCRIPTIONS = {
+    "moons": "NAS-Bench-Moons: every MLP chain of depth <= 3 trained on HalfMoons (bundled)",
+    "nb201": "NAS-Bench-201: 15,625 cells, CIFAR-10/100, ImageNet16-120 (complete table)",
+    "nb101": "NAS-Bench-101: 423,624 cells trained on CIFAR-10 (108 epochs, 3 seeds)",
+    "nb301": "NAS-Bench-301: surrogate over the DARTS space (XGBoost ensemble)",
+}
+
+#: benchmark name -> how a user gets the files
+HOW_TO_GET = {
+    "moons": "bundled with the package (regenerate: nasbench-lab build moons)",
+    "nb201": "nasbench-lab download nb201   (then: nasbench-lab import nb201 <file>)",
+    "nb101": "nasbench-lab download nb101   (then: nasbench-lab import nb101 <tfrecord>)",
+    "nb301": "nasbench-lab download nb301   (unpacks nb_models_1.0; needs the nb301 extra)",
+}
+
+#: options the notebooks pass to ``benchmarks.load`` when the file is a table (CSV/Parquet)
+LOAD_OPTIONS: dict[str, dict[str, Any]] = {
+    "nb201": {"validation": "cifar10_valid_12", "test": "cifar10_test_200"},
+}
+
+#: file (or folder) names that identify each benchmark under data/ (searched recursively)
+_FILE_PATTERNS = {
+    "moons": ["nas_bench_moons.csv.gz", "nas_bench_moons.csv", "nas_bench_moons.parquet"],
+    "nb201": ["NAS-Bench-201-v1_*.pth", "NATS-tss-v1_0-*.pickle.pbz2", "nb201_accuracies.csv*"],
+    "nb101": ["nasbench_only108*.npz", "nasbench_full*.npz", "nasbench_only108.tfrecord",
+              "nasbench_full.tfrecord"],
+    "nb301": ["nb_models_1.0/xgb_v1.0", "nb_models/xgb_v1.0", "xgb_v1.0"],
+}
+
+BENCHMARKS = ("moons", "nb201", "nb101", "nb301")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkStatus:
+    """One row of the set-up check."""
+
+    #: benchmark name as accepted by ``benchmarks.load``
+    name: str
+    #: whether a usable file was found
+    present: bool
+    #: the file or folder found (None when absent)
+    path: Path | None
+    #: one-line description
+    description: str
+    #: the command that fetches or rebuilds it
+    how_to_get: str
+
+
+def _module_locate(name: str) -> Path | None:
+    """Ask the benchmark's own module where its default file is (``default_path()``)."""
+    try:
+        module = importlib.import_module(f"nasbench_lab.benchmarks.{name}")
+    except Exception:  # the module may not exist yet or need an optional extra
+        return None
+    for attr in ("default_path", "find", "bundled_path"):
+        fn = getattr(module, attr, None)
+        if callable(fn):
+            try:
+                p = fn()
+            except Exception:
+                continue
+            if p is not None and Path(p).exists():
+                return Path(p)
+    return None
+
+
+def _glob_first(roots: Iterable[Path], patterns: list[str]) -> Path | None:
+    for root in roots:
+        if root is None or not root.is_dir():
+            continue
+        for pattern in patterns:
+            hits = sorted(root.glob(pattern)) or sorted(root.rglob(pattern))
+            if hits:
+                return hits[0]
+    return None
+
+
+def locate(name: str) -> Path | None:
+    """The file or folder this machine has for benchmark ``name``, or None.
+
+    Looks, in order: the benchmark module's ``default_path()``, the project's ``data/``
+    folder (downloads and caches), and for NAS-Bench-201 the shared real samples
+    (``paths.shared_data_dir()/nasbench201/nb201_accuracies.csv.gz``).
+    """
+    if name not in _FILE_PATTERNS:
+        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    found = _module_locate(name)
+    if found is not None:
+        return found
+    roots = [paths.data_dir(), paths.bundled_dir()]
+    found = _glob_first(roots, _FILE_PATTERNS[name])
+    if found is not None:
+        return found
+    shared = paths.shared_data_dir()
+    if name == "nb201" and shared is not None:
+        p = shared / "nasbench201" / "nb201_accuracies.csv.gz"
+        if p.exists():
+            return p
+    return None
+
+
+def setup_check(show: bool = True):
+    """Which benchmarks are present, where, and how to get the others.
+
+    Returns a pandas DataFrame (one row per benchmark); with ``show`` it is also displayed
+    (rich in a notebook, plain text elsewhere), followed by the optional caches.
+    """
+    import pandas as pd
+
+    rows = []
+    for name in BENCHMARKS:
+        p = locate(name)
+        rows.append(dataclasses.asdict(BenchmarkStatus(
+            name=name, present=p is not None, path=p, description=DESCRIPTIONS[name],
+            how_to_get="-" if (p is not None and name == "moons") else HOW_TO_GET[name])))
+    frame = pd.DataFrame(rows).set_index("name")
+    frame["path"] = frame["path"].map(lambda p: "" if p is None else _short(p))
+    if show:
+        _display(frame)
+        caches = optional_caches()
+        lines = [f"  {k:<28} {'present' if v else 'absent  (built on first use, minutes)'}" for k, v in caches.items()]
+        print("Optional caches:\n" + "\n".join(lines))
+        shared = paths.shared_data_dir()
+        print(f"Real public samples (../shared/data): {'present' if shared else 'absent'}")
+    return frame
+
+
+def optional_caches() -> dict[str, bool]:
+    """Cached artefacts that speed notebooks up (NB101 enumeration, neighbour tables)."""
+    cache = paths.cache_dir()
+    return {
+        "nb101 enumeration": nb101_enumeration_cached(),
+        "nb101 neighbour table": any(cache.glob("nb101*neighbour*")),
+    }
+
+
+def nb101_enumeration_cached() -> bool:
+    """Whether the NAS-Bench-101 enumeration (423,624 cells) is cached (loads in ~1 s)."""
+    try:
+        module = importlib.import_module("nasbench_lab.spaces.nb101")
+    except Exception:
+        return False
+    for attr in ("enumeration_cached", "is_enumeration_cached"):
+        fn = getattr(module, attr, None)
+        if callable(fn):
+            try:
+                return bool(fn())
+            except Exception:
+                return False
+    for attr in ("enumeration_cache_path", "ENUMERATION_CACHE", "enumeration_path"):
+        p = getattr(module, attr, None)
+        if callable(p):
+            try:
+                p = p()
+            except Exception:
+                p = None
+        if p is not None:
+            return Path(p).exists()
+    return any(paths.cache_dir().glob("nb101*enum*"))
+
+
+def resolve(name: str, fallback: str = "moons") -> str:
+    """``name`` if its files are present here, else ``fallback`` (with a printed note)."""
+    name = str(name).lower()
+    if name == "auto":
+        for candidate in ("nb101", "nb301", "nb201"):
+            if locate(candidate) is not None:
+                return candidate
+        return fallback
+    if name not in _FILE_PATTERNS:
+        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)} or 'auto'")
+    if name == fallback or locate(name) is not None:
+        return name
+    print(f"{name}: no benchmark file on this machine ({HOW_TO_GET[name]}); using {fallback!r} instead.")
+    return fallback
+
+
+def load_benchmark(name: str = "moons", fallback: str = "moons", **options):
+    """Resolve ``name`` (see :func:`resolve`) and load it; returns ``(name, benchmark)``.
+
+    ``options`` override :data:`LOAD_OPTIONS` (e.g. ``test="cifar100_test_12"`` for NB201).
+
+    >>> name, bench = load_benchmark("nb201")       # doctest: +SKIP
+    """
+    from . import benchmarks
+
+    chosen = resolve(name, fallback=fallback)
+    path = None if chosen == "moons" else locate(chosen)  # the moons loader knows its file
+    table = path is not None and any(x in path.name for x in (".csv", ".parquet"))
+    opts = {**(LOAD_OPTIONS.get(chosen, {}) if table else {}), **options}
+    return chosen, benchmarks.load(chosen, path=path, **opts)
+
+
+def sample_frame(samplers: dict[str, Callable], n: int, seed: int = 0, show_progress: bool = True):
+    """Draw ``n`` architectures from each sampler; one row per draw (paper Fig. 5 data).
+
+    ``samplers`` maps a label to ``fn(rng) -> arch``; each sampler gets its own generator
+    derived from ``seed`` and its position. Columns: ``sampler``, ``key``, and, where the
+    architecture has them, ``vertices`` and ``edges`` (NAS-Bench-101 cells) or ``depth``
+    (MLP chains).
+
+    >>> space = nl.spaces.get("nb101")                                  # doctest: +SKIP
+    >>> sample_frame({"ours": space.sample, "bananas": space.sample_bananas}, 1000)  # doctest: +SKIP
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    for j, (label, fn) in enumerate(samplers.items()):
+        rng = np.random.default_rng([seed, j])
+        draws = range(n)
+        if show_progress:
+            draws = progress(draws, desc=label, leave=False)
+        for _ in draws:
+            arch = fn(rng)
+            row = {"sampler": label, "key": str(getattr(arch, "key", arch))}
+            for col, attr in (("vertices", "num_vertices"), ("edges", "num_edges"), ("depth", "depth")):
+                if hasattr(arch, attr):
+                    v = getattr(arch, attr)
+                    row[col] = int(v() if callable(v) else v)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def progress(iterable=None, **kwargs):
+    """A progress bar that renders as a widget in notebooks and as text elsewhere."""
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("mininterval", 0.5)
+    return tqdm(iterable, **kwargs)
+
+
+# -- running notebooks with parameters (papermill-style) ------------------------------
+#: small budgets (CI, smoke runs); a notebook gets the names its parameters cell assigns
+SMALL_PARAMETERS: dict[str, Any] = {
+    "BENCHMARK": "moons",
+    "SEED": 0,
+    "SAMPLES": 2000,             # architectures drawn per sampler (Fig. 5)
+    "BUILD_ENUMERATION": False,  # never build the multi-minute NB101 enumeration
+    "BUDGET": 60,                # queries per search run
+    "RUNS": 20,                  # search runs per agent
+    "EPISODES": 100,             # evaluation episodes per set of initial states
+    "SETS": 2,                   # sets of initial states
+    "SEEDS": 2,                  # agent seeds
+    "ROLLOUTS": 300,             # REINFORCE rollouts
+    "BOOTSTRAP": 500,            # bootstrap resamples
+    "LIVE": False,               # no live training
+}
+
+
+def parameter_names(nb) -> set[str]:
+    """Names assigned in the ``parameters`` cell of ``nb``."""
+    import ast
+
+    tree = ast.parse(nb.cells[parameters_cell_index(nb)].source)
+    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+            if isinstance(t, ast.Name)}
+
+
+def small_parameters(nb, **overrides) -> dict[str, Any]:
+    """The entries of :data:`SMALL_PARAMETERS` (plus ``overrides``) that ``nb`` declares."""
+    names = parameter_names(nb)
+    return {k: v for k, v in {**SMALL_PARAMETERS, **overrides}.items() if k in names}
+
+
+def parameters_cell_index(nb) -> int:
+    """Index of the cell tagged ``parameters``; ValueError when there is none."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            return i
+    raise ValueError("notebook has no code cell tagged 'parameters'")
+
+
+def inject_parameters(nb, **params):
+    """Insert a cell tagged ``injected-parameters`` after the ``parameters`` cell.
+
+    Returns the same notebook object (modified). Values are written with ``repr``.
+    """
+    import nbformat
+
+    idx = parameters_cell_index(nb)
+    source = "# Parameters injected by the runner\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(idx + 1, cell)
+    return nb
+
+
+def execute(path: str | os.PathLike, parameters: dict | None = None, timeout: int = 600,
+            kernel_name: str = "python3", cwd: str | os.PathLike | None = None,
+            output: str | os.PathLike | None = None):
+    """Execute a notebook with injected parameters; returns ``(notebook, seconds)``.
+
+    Cells run in the notebook's folder (or ``cwd``). An error in a cell raises
+    ``nbclient.exceptions.CellExecutionError`` naming the cell. With ``output`` the
+    executed notebook is written there (atomically).
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    if parameters:
+        inject_parameters(nb, **parameters)
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
+                            resources={"metadata": {"path": str(cwd or path.parent)}})
+    t0 = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - t0
+    if output is not None:
+        with paths.atomic_write(output, suffix=".ipynb") as tmp:
+            nbformat.write(nb, tmp)
+    return nb, seconds
+
+
+def error_outputs(nb) -> list[tuple[int, str]]:
+    """``(cell index, "EName: value")`` for every error output of an executed notebook."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                out.append((i, f"{o.get('ename')}: {o.get('evalue')}"))
+    return out
+
+
+# -- small display helpers ------------------------------------------------------------
+def _short(p: Path) -> str:
+    p = Path(p)
+    for root in (paths.PROJECT_ROOT, paths.PROJECT_ROOT.parent):
+        try:
+            return str(p.relative_to(root))
+        except ValueError:
+            continue
+    return str(p)
+
+
+def _display(obj) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display(obj)
+            return
+    except ImportError:  # pragma: no cover
+        pass
+    print(obj)
+
+
+def timed(label: str) -> Callable:
+    """Context manager printing the wall time of a block: ``with timed("search"): ...``."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def _cm():
+        t0 = time.perf_counter()
+        yield
+        print(f"{label}: {time.perf_counter() - t0:.1f} s")
+
+    return _cm()
+
+
+__all__ = [
+    "BENCHMARKS", "BenchmarkStatus", "DESCRIPTIONS", "HOW_TO_GET", "LOAD_OPTIONS",
+    "SMALL_PARAMETERS", "error_outputs", "execute", "parameter_names", "small_parameters", "inject_parameters", "load_benchmark", "locate",
+    "nb101_enumeration_cached", "optional_caches", "parameters_cell_index", "progress",
+    "resolve", "sample_frame", "setup_check", "timed",
+]

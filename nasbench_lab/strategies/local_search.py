@@ -1,0 +1,40 @@
+"""Local search exactly as paper §3.2.3: query every shown neighbour's validation accuracy,
+move to the best one, terminate when none is better than the current architecture.
+
+No enhancements (no restarts, no tie moves): a neighbour must be strictly better; among
+equally good best neighbours the first shown wins. Query counting (§4.1.2): every shown
+neighbour at every step counts (``counts_neighbour_queries = True``).
+
+>>> from nasbench_lab.strategies.local_search import LocalSearch
+>>> agent = LocalSearch(bench, seed=0)                  # doctest: +SKIP
+>>> action = agent.act(obs, info)                        # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .agents import IncrementalAgent
+
+
+class LocalSearch(IncrementalAgent):
+    """Greedy hill climbing on validation accuracy over the shown neighbours."""
+
+    name = "local_search"
+    counts_neighbour_queries = True
+
+    def act(self, observation, info) -> int:
+        nbrs = list(info["neighbours"])
+        if not nbrs:
+            return 0
+        current = float(self.benchmark.query(info["arch"]).validation_accuracy)
+        vals = np.asarray(self.benchmark.query_batch(nbrs).validation_accuracy, dtype=np.float64)
+        best = int(np.argmax(vals))
+        return best + 1 if vals[best] > current else 0
+
+    def act_batch(self, obs: dict, venv) -> np.ndarray:
+        rows = np.asarray(obs["rows"])
+        val = np.asarray(venv.validation)
+        vals = np.where(rows >= 0, val[np.maximum(rows, 0)], -np.inf)
+        best = np.argmax(vals[:, 1:], axis=1) if rows.shape[1] > 1 else np.zeros(len(rows), np.int64)
+        better = vals[np.arange(len(rows)), best + 1] > vals[:, 0]
+        return np.where(better, best + 1, 0).astype(np.int64)

@@ -1,0 +1,188 @@
+"""A real browser runs the widgets notebook in JupyterLab (headless Chromium + Playwright).
+
+JupyterLab is started on loopback (free port, random token, a temporary root holding a copy
+of ``notebooks/05_paper_figures.ipynb`` with small-budget parameters injected, private
+config/runtime/settings folders). Chromium opens it, runs all cells through the menu, and
+the test checks that the ipywidgets controls and their figures render, that a control
+change redraws the figure through the live kernel, and that no cell shows an error.
+A screenshot goes to ``figures/`` (``$NASBENCH_LAB_FIGURES``).
+
+Skips with the reason when Chromium (Debian package ``chromium``) or Playwright is absent.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nasbench_lab import notebook as nbh
+from nasbench_lab import paths
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "05_paper_figures.ipynb"
+CHROMIUM = os.environ.get("NASBENCH_LAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RUN_TIMEOUT_S = 420
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"JupyterLab did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """A JupyterLab server on loopback serving a temporary root; yields (base_url, token, root)."""
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.skip(f"headless Chromium not found at {CHROMIUM} (Debian package 'chromium')")
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python package) is not installed")
+    pytest.importorskip("jupyterlab", reason="jupyterlab is not installed")
+
+    root = tmp_path / "root"
+    root.mkdir()
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbh.inject_parameters(nb, **nbh.small_parameters(nb))
+    nbformat.write(nb, root / "widgets.ipynb")
+
+    settings = tmp_path / "settings"
+    # render every cell (no virtual scrolling) so the DOM holds all outputs
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none", "autoStartDefaultKernel": True}))
+    env = dict(os.environ,
+               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               MPLBACKEND="module://matplotlib_inline.backend_inline",
+               NASBENCH_LAB_FIGURES=str(tmp_path / "figures"), NASBENCH_LAB_DATA=str(tmp_path / "data"))
+    port, token = _free_port(), secrets.token_hex(16)
+    log = tmp_path / "jupyterlab.log"
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+           f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False",
+           "--ServerApp.port_retries=0"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
+        cmd.append("--allow-root")
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=root)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_server(f"{base}/api/status?token={token}", proc, log)
+        yield base, token, root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait()
+
+
+def test_widgets_notebook_runs_in_jupyterlab(jupyterlab, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    base, token, root = jupyterlab
+    shot = paths.figures_dir() / "browser_05_paper_figures.png"
+    page_errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/lab/tree/widgets.ipynb?token={token}", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+            # accept the kernel (a dialog asks on some versions), wait until idle, Run > Run All Cells
+            select = page.locator(".jp-Dialog button", has_text="Select")
+            try:
+                select.wait_for(timeout=10_000)
+                select.click()
+            except PlaywrightTimeout:
+                pass
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            # the run starts within a minute (a prompt turns to [*] or [n])
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]"
+                ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))", timeout=60_000)
+            n_code = sum(c.cell_type == "code" for c in nbformat.read(root / "widgets.ipynb", as_version=4).cells)
+            page.wait_for_function(
+                """n => {
+                    const ps = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
+                        .map(e => e.textContent.trim());
+                    return ps.length === n && ps.every(p => /^\\[\\d+\\]:$/.test(p));
+                }""", arg=n_code, timeout=RUN_TIMEOUT_S * 1000, polling=1000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+            # widgets rendered by the real front end (not the text fallback)
+            page.wait_for_selector(".jp-OutputArea-output .widget-dropdown select", timeout=60_000)
+            assert page.locator(".jp-OutputArea-output .widget-slider").count() >= 1
+            assert page.get_by_text("Error displaying widget").count() == 0
+            widget_images = page.locator(".jp-OutputArea-output .widget-output img")
+            widget_images.first.wait_for(timeout=60_000)
+            n_images = widget_images.count()
+            assert n_images >= 1
+
+            # a control change redraws through the kernel: the first explorer's image changes
+            first_image = widget_images.first
+            before = first_image.get_attribute("src")
+            dropdown = page.locator(".jp-OutputArea-output .widget-dropdown select").first
+            options = dropdown.locator("option").all_text_contents()
+            assert len(options) >= 2, f"dropdown offers {options}"
+            dropdown.select_option(label=options[1])
+            page.wait_for_function(
+                "before => { const img = document.querySelector('.jp-OutputArea-output .widget-output img');"
+                " return img && img.getAttribute('src') !== before; }",
+                arg=before, timeout=120_000, polling=500)
+
+            # no cell shows an error: save and read the outputs back from disk
+            page.keyboard.press("Control+s")
+            deadline = time.monotonic() + 60
+            saved = None
+            while time.monotonic() < deadline:
+                saved = nbformat.read(root / "widgets.ipynb", as_version=4)
+                if all(c.get("execution_count") for c in saved.cells if c.cell_type == "code"):
+                    break
+                time.sleep(1)
+            assert saved is not None and all(
+                c.get("execution_count") for c in saved.cells if c.cell_type == "code"), "notebook was not saved"
+            assert nbh.error_outputs(saved) == []
+            assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                                has_text="Traceback").count() == 0
+            page.screenshot(path=str(shot), full_page=True)
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            print(f"screenshot of the failure: {tmp_path / 'failure.png'}; page errors: {page_errors}")
+            raise
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
