@@ -251,6 +251,21 @@ def sample_frame(samplers: dict[str, Callable], n: int, seed: int = 0, show_prog
     return pd.DataFrame(rows)
 
 
+def show(fig, name: str | None = None):
+    """Display ``fig`` once; with ``name`` also write ``figures/<name>.png`` and ``.pdf``.
+
+    >>> nl.notebook.show(figures.shaping_curves(), "fig04_shaping_curves")   # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt
+
+    if name is not None:
+        from .analysis import figures
+
+        figures.save(fig, name)
+    _display(fig)
+    plt.close(fig)
+
+
 def progress(iterable=None, **kwargs):
     """A progress bar that renders as a widget in notebooks and as text elsewhere."""
     from tqdm.auto import tqdm
@@ -392,5 +407,5 @@ __all__ = [
     "BENCHMARKS", "BenchmarkStatus", "DESCRIPTIONS", "HOW_TO_GET", "LOAD_OPTIONS",
     "SMALL_PARAMETERS", "error_outputs", "execute", "parameter_names", "small_parameters", "inject_parameters", "load_benchmark", "locate",
     "nb101_enumeration_cached", "optional_caches", "parameters_cell_index", "progress",
-    "resolve", "sample_frame", "setup_check", "timed",
+    "resolve", "sample_frame", "setup_check", "show", "timed",
 ]

@@ -125,4 +125,120 @@ def explorer(draw: Callable[..., Any], title: str | None = None, **specs) -> Exp
     return ex
 
 
-__all__ = ["Explorer", "LABELS", "explorer"]
+# -- the paper's figures, wired to controls ---------------------------------------------
+def _analysis():
+    from .analysis import figures, stats, tables
+
+    return figures, stats, tables
+
+
+def _one(frames, benchmark: str):
+    """The rows of ``benchmark`` from a frame with a ``benchmark`` column (or a dict of frames)."""
+    if isinstance(frames, dict):
+        return frames[benchmark]
+    return frames[frames["benchmark"] == benchmark]
+
+
+def _benchmarks_of(frames) -> list[str]:
+    names = list(frames) if isinstance(frames, dict) else list(dict.fromkeys(frames["benchmark"]))
+    if not names:
+        raise ValueError("no results: the frame is empty")
+    return names
+
+
+def shaping_explorer(benchmarks: dict, alpha: float = 6.0) -> Explorer:
+    """Fig. 3 with a benchmark dropdown and an alpha slider (validation accuracies, log y).
+
+    ``benchmarks``: name -> tabular benchmark (anything with a ``validation`` array).
+    """
+    figures, _, _ = _analysis()
+    names = list(benchmarks)
+    return explorer(
+        lambda benchmark, alpha: figures.shaping_histogram(
+            benchmarks[benchmark].validation, alpha=alpha,
+            title=f"{benchmark}: accuracy before and after shaping (Fig. 3)"),
+        title="Reward shaping (Fig. 3): pick a benchmark and alpha",
+        benchmark=names, alpha=(0.0, 40.0, 1.0, float(alpha)))
+
+
+def best_so_far_explorer(queries, budget: int | None = None, n_resamples: int = 1000, seed: int = 0,
+                         published: bool = True) -> Explorer:
+    """Fig. 10/14 with benchmark, agents and query-budget controls.
+
+    ``queries``: a query frame (``schema.QUERY_COLUMNS``) with a ``benchmark`` column, or a
+    dict name -> query frame. The published baselines of the paper are drawn for
+    ``nb101``/``nb301`` when ``published``.
+    """
+    figures, _, tables = _analysis()
+    names = _benchmarks_of(queries)
+    first = _one(queries, names[0])
+    max_q = int(budget or first["query"].max())
+    agents = set(first["agent"].unique())
+
+    def draw(benchmark, agents, budget):
+        q = _one(queries, benchmark)
+        q = q[q["agent"].isin(agents)]
+        if q.empty:
+            raise ValueError("select at least one agent")
+        pub = tables.load_published(benchmark) if (published and benchmark in ("nb101", "nb301")) else None
+        if pub is not None:
+            pub = pub[pub["budget"] <= budget]
+        return figures.best_so_far_curves(q, published=pub, max_query=budget, n_resamples=n_resamples,
+                                          seed=seed, title=f"{benchmark}: best so far vs queries (Fig. 10)")
+
+    return explorer(draw, title="Best so far vs queries (Fig. 10): pick benchmark, agents, budget",
+                    benchmark=names, agents=agents,
+                    budget=(min(10, max_q), max_q, max(1, max_q // 30), max_q))
+
+
+def improvement_explorer(episodes) -> Explorer:
+    """Fig. 8 or Fig. 7 for one agent at a time: agent, figure and benchmark dropdowns.
+
+    ``episodes``: an episode frame with a ``benchmark`` column, or a dict name -> frame.
+    """
+    figures, _, _ = _analysis()
+    names = _benchmarks_of(episodes)
+    agents = figures.order_agents(_one(episodes, names[0])["agent"].unique())
+    kinds = {"Fig. 8: improvement histogram": figures.improvement_histograms,
+             "Fig. 7: initial accuracy vs improvement": figures.initial_vs_improvement}
+
+    def draw(agent, figure, benchmark):
+        e = _one(episodes, benchmark)
+        e = e[e["agent"] == agent]
+        if e.empty:
+            raise ValueError(f"no episodes of {agent} on {benchmark}")
+        fig = kinds[figure](e)
+        fig.suptitle(f"{benchmark}", x=0.01, ha="left", fontsize=9)
+        return fig
+
+    return explorer(draw, title="Improvement over an episode (Fig. 7 and 8): pick an agent",
+                    agent=list(agents), figure=list(kinds), benchmark=names)
+
+
+def neighbours_explorer(benchmark, agents=("local_search", "random_walk"), n_values=(5, 100, 5, 50),
+                        set_size: int = 1000, budget: int = 100, seed: int = 0, n_resamples: int = 500) -> Explorer:
+    """Re-run the protocol with N shown neighbours per step and redraw Fig. 10 (§5.2).
+
+    Each change of the N slider runs ``agents`` on one set of ``set_size`` initial states of
+    ``benchmark`` (vectorised; seconds on a tabular benchmark) and draws the best-so-far
+    curves: with fewer neighbours local search pays less per step, but sees less.
+    """
+    from .env import protocol
+
+    figures, _, _ = _analysis()
+    cache: dict[int, object] = {}
+
+    def draw(N):
+        if N not in cache:
+            cfg = protocol.ProtocolConfig(n_sets=1, set_size=set_size, budget=budget, n_neighbours=int(N),
+                                          seeds=(seed,), initial_seed=seed, max_steps=32)
+            cache[N] = protocol.run_protocol(benchmark, list(agents), cfg, progress=False).queries
+        return figures.best_so_far_curves(cache[N], n_resamples=n_resamples, seed=seed,
+                                          title=f"{getattr(benchmark, 'name', '')}: N = {N} shown neighbours")
+
+    return explorer(draw, title="Neighbours shown per step (N): the protocol re-runs on each change",
+                    N=tuple(int(v) for v in n_values))
+
+
+__all__ = ["Explorer", "LABELS", "best_so_far_explorer", "explorer", "improvement_explorer",
+           "neighbours_explorer", "shaping_explorer"]

@@ -265,3 +265,61 @@ def test_scaled_fixture_imports(tmp_path, tmp_data):
     b = load("nb101", path=path)
     assert len(b) == 20_000 and (b.n_repeats == 3).all()
     assert np.isfinite(b.validation).all()
+
+
+def test_single_and_batched_answers_are_the_same_metrics(tmp_path, tmp_data):
+    import dataclasses
+
+    from nasbench_lab.benchmarks import Metrics
+
+    cells = _cells(8)
+    path = tmp_path / "fx.tfrecord"
+    fixtures.write_nb101_tfrecord(path, cells, seed=9, epochs=(12, 108))
+    b = load("nb101", path=path)
+    for h in (cells[0][2], cells[7][2]):
+        for epochs in (None, 12, 108):
+            one = b.query(h) if epochs is None else b.query(h, epochs=epochs)
+            row = b.query_batch([h], **({} if epochs is None else {"epochs": epochs}))[0]
+            assert isinstance(one, Metrics)
+            np.testing.assert_equal(one.as_dict(), {k: float(v) for k, v in row.as_dict().items()})
+            assert dataclasses.replace(one, parameters=1).parameters == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        one.validation_accuracy = 0.5
+
+
+def test_crc32c_check_value_and_fallback_agree():
+    from nasbench_lab.benchmarks import _tfrecord
+
+    assert _tfrecord.crc32c(b"123456789") == 0xE3069283  # the standard CRC-32C check value
+    data = np.random.default_rng(1).bytes(4096)
+    assert _tfrecord.crc32c_python(data) == _tfrecord.crc32c(data)
+    assert _tfrecord.crc32c_python(b"") == 0
+
+
+def test_bad_hash(tmp_path, tmp_data):
+    path, recs = _write(tmp_path)
+    rec = _record_json(path, recs, 2)
+    rec[0] = "Z" * 32
+    _replace_record(path, recs, 2, json.dumps(rec).encode())
+    _expect(tmp_data, path, f"offset {recs[2]['offset']}: module hash 'ZZZ")
+
+
+def test_bulk_hex_lookup_agrees_with_the_dict(tmp_path, tmp_data):
+    cells = _cells(200)
+    path = tmp_path / "fx.tfrecord"
+    fixtures.write_nb101_tfrecord(path, cells, seed=3)
+    b = load("nb101", path=path)
+    rng = np.random.default_rng(0)
+    keys = [cells[i][2] for i in rng.integers(0, 200, 5000)]
+    expect = np.array([b.row_of(k) for k in keys])
+    np.testing.assert_array_equal(b.rows(keys), expect)  # the bulk path (> 64 keys)
+    np.testing.assert_array_equal(b.rows(np.array(keys)), expect)
+    # a lookalike (valid hex, absent), uppercase and non-hex keys are all refused by name
+    for bad in ("0" * 32, keys[0].upper(), "g" * 32, keys[0][:31]):
+        with pytest.raises(NotInBenchmark, match=bad):
+            b.rows(keys[:100] + [bad])
+    # two hashes sharing the first 64 bits are told apart by the second half
+    a = keys[0]
+    twin = a[:16] + ("0" if a[16] != "0" else "1") + a[17:]
+    with pytest.raises(NotInBenchmark, match=twin):
+        b.rows(keys[:100] + [twin])

@@ -134,6 +134,7 @@ def test_pth_needing_full_unpickling_is_refused_without_trust(tmp_path, tmp_data
     assert len(b) == 2
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_not_a_nb201_file(tmp_path, tmp_data):
     import torch
 
@@ -145,3 +146,11 @@ def test_not_a_nb201_file(tmp_path, tmp_data):
         load("nb201", tmp_path / "junk.pth")
     with pytest.raises(FileNotFoundError, match="download nb201"):
         nb201.load(None)
+
+
+def test_single_query_equals_batched_row(real):
+    _, b = real
+    for i in (0, 77, 15_624):
+        one = b.query_index(i)
+        row = b.query_rows([i])[0]
+        np.testing.assert_equal(one.as_dict(), {k: float(v) for k, v in row.as_dict().items()})

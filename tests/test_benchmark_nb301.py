@@ -186,6 +186,21 @@ def test_official_layout_fixture_loads_and_predicts_the_member_mean(tmp_path, tm
     np.testing.assert_allclose(again.query_batch(genos).validation_accuracy, m.validation_accuracy)
 
 
+def test_small_batches_use_the_numpy_forest_with_the_same_answers(tmp_path, tmp_data):
+    root = tmp_path / "xgb"
+    boosters = make_official_fixture(root, members=3, seed=8)
+    with pytest.warns(UserWarning):
+        ens = nb301.load_ensemble(root, nthread=1)
+    X = features(_genotypes(40, seed=9))
+    X[:4, 40] = np.nan  # missing values take each split's default direction
+    ref = np.stack([b.predict(xgb.DMatrix(X)) for b in boosters])
+    assert ens.small_batch == 16 and ens.forest().num_trees == 3 * 8
+    np.testing.assert_allclose(ens.predict_members(X), ref, rtol=1e-6)  # xgboost path
+    small = np.concatenate([ens.predict_members(X[i:i + 8]) for i in range(0, 40, 8)], axis=1)
+    np.testing.assert_allclose(small, ref, rtol=1e-6)  # numpy forest path
+    assert not np.array_equal(ens.predict_members(X[:8]), ens.predict_members(X[8:16]))
+
+
 def test_modern_pickles_load_through_the_same_path(tmp_path, tmp_data):
     root = tmp_path / "xgb"
     boosters = make_official_fixture(root, members=2, modern=True, seed=3)

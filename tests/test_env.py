@@ -388,6 +388,12 @@ def nb101_space():
     return space
 
 
+@pytest.fixture(scope="module")
+def nb101_keys(nb101_space):
+    """Enumeration keys, read from the project's cache before a test redirects data/."""
+    return nb101_space.enumerate().keys
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("nb101_enum")
 def test_nb101_table_rows_match_space_neighbours(nb101_space):
@@ -411,14 +417,14 @@ def test_nb101_table_rows_match_space_neighbours(nb101_space):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("nb101_enum")
-def test_nb101_table_is_loaded_from_its_cache(nb101_space, tmp_data):
+def test_nb101_table_is_loaded_from_its_cache(nb101_space, nb101_keys, tmp_data):
     from nasbench_lab.env.tables import NB101_CACHE, nb101_table
 
-    keys = nb101_space.enumerate().keys
+    keys = nb101_keys
     n = len(keys)
     # a stand-in table for the same row order (every cell -> its successor row)
     stand_in = NeighbourTable(np.arange(n + 1, dtype=np.int64), ((np.arange(n) + 1) % n).astype(np.int32),
                               keys_fingerprint(keys))
     stand_in.save(tmp_data / "cache" / NB101_CACHE)
-    got = nb101_table(nb101_space, progress=False)  # must not rebuild (that takes many minutes)
+    got = nb101_table(nb101_space, keys=keys, progress=False)  # must not rebuild (many minutes)
     assert np.array_equal(got.targets, stand_in.targets)

@@ -241,3 +241,53 @@ def test_explorer_reports_bad_specs_and_drawing_errors():
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+@pytest.fixture(scope="module")
+def moons_results():
+    """A tiny protocol run on the bundled NAS-Bench-Moons (seconds)."""
+    import nasbench_lab as nl
+
+    bench = nl.benchmarks.load("moons")
+    cfg = nl.env.protocol.ProtocolConfig(n_sets=1, set_size=120, budget=30, seeds=(0,), max_steps=8)
+    res = nl.env.protocol.run_protocol(bench, ["random_search", "random_walk", "local_search"], cfg, progress=False)
+    return bench, res
+
+
+def test_named_explorers_redraw_the_paper_figures(moons_results):
+    pytest.importorskip("ipywidgets")
+    from nasbench_lab import widgets
+
+    bench, res = moons_results
+    shaping = widgets.shaping_explorer({"moons": bench}, alpha=6.0)
+    assert shaping.error is None and "moons" in shaping.figure.axes[0].get_title()
+    shaping.controls["alpha"].value = 20.0
+    assert "20" in " ".join(t.get_text() for t in shaping.figure.axes[0].get_legend().get_texts())
+
+    curves = widgets.best_so_far_explorer(res.queries, n_resamples=100)
+    assert curves.error is None
+    assert {"local_search", "random_walk", "random_search"} == set(curves.controls["agents"].value)
+    full = len(curves.figure.axes[0].lines)
+    curves.controls["agents"].value = ("random_walk",)
+    assert curves.error is None and len(curves.figure.axes[0].lines) < full
+    curves.controls["budget"].value = 10
+    assert curves.figure.axes[0].get_xlim()[1] <= 12
+    curves.controls["agents"].value = ()
+    assert isinstance(curves.error, ValueError)
+
+    imp = widgets.improvement_explorer(res.episodes)
+    assert imp.error is None and set(imp.controls["agent"].options) == {"random_search", "random_walk", "local_search"}
+    first = imp.figure
+    imp.controls["agent"].value = "local_search"
+    assert imp.error is None and imp.figure is not first
+
+
+def test_neighbours_explorer_reruns_the_protocol_for_each_n(moons_results):
+    pytest.importorskip("ipywidgets")
+    from nasbench_lab import widgets
+
+    bench, _ = moons_results
+    ex = widgets.neighbours_explorer(bench, agents=("local_search",), set_size=60, budget=20, n_resamples=50)
+    assert ex.error is None and "N = 50" in ex.figure.axes[0].get_title()
+    ex.controls["N"].value = 10
+    assert ex.error is None and "N = 10" in ex.figure.axes[0].get_title()

@@ -240,7 +240,7 @@ def test_protocol_on_nb301_surrogate_fixture(tmp_path, tmp_data):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("nb101_enum")
-def test_protocol_on_nb101_space_with_fixture_numbers(tmp_data):
+def test_protocol_on_nb101_space_with_fixture_numbers(monkeypatch):
     """NAS-Bench-101 cells (uniform-size sampler, the paper's neighbours) with FIXTURE
     accuracies (seeded, made up) for all 423,624 cells; episode-by-episode path."""
     try:
@@ -249,7 +249,10 @@ def test_protocol_on_nb101_space_with_fixture_numbers(tmp_data):
     except ModuleNotFoundError as e:
         pytest.skip(f"spaces.nb101 not available: {e}")
     from nasbench_lab.benchmarks.tabular import TabularBenchmark
+    from nasbench_lab.env import tables
 
+    # no cached neighbour table (whatever the project's cache holds): episode-by-episode path
+    monkeypatch.setattr(tables, "NB101_CACHE", "nb101_neighbours_absent_for_this_test.npz")
     keys = space.enumerate().keys
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"key": keys, "val": rng.uniform(0.8, 0.95, len(keys)),

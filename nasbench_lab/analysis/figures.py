@@ -357,6 +357,10 @@ def local_optimum(episodes: pd.DataFrame, space=None, agent: str = "local_search
 # --------------------------------------------------------------------------------------
 # Fig. 10 / 14 / 15: best so far vs queries
 # --------------------------------------------------------------------------------------
+_COLUMN_LABELS = {"best_test": "test accuracy of the best (by validation)",
+                  "best_validation": "best validation accuracy",
+                  "oracle_test": "oracle: best test accuracy seen"}
+
 def best_so_far_curves(queries: pd.DataFrame | None = None, published: pd.DataFrame | None = None,
                        kind: str = "reported", max_query: int | None = None, n_resamples: int = 5000,
                        confidence: float = 0.95, seed: int = 0, summary: pd.DataFrame | None = None,
@@ -391,9 +395,9 @@ def best_so_far_curves(queries: pd.DataFrame | None = None, published: pd.DataFr
             yerr = np.vstack([p["mean"] - p["ci_low"], p["ci_high"] - p["mean"]])
             ax.errorbar(p["budget"], p["mean"], yerr=np.clip(yerr, 0, None), fmt=markers[j % len(markers)],
                         color=greys[j], ms=5, capsize=3, lw=1, label=f"{algo} (published)")
-    label = stats.KIND_LABELS.get(summary["kind"].iloc[0], "") if "kind" in summary else ""
+    column = summary["column"].iloc[0] if "column" in summary and len(summary) else ""
     ax.set_xlabel("queries")
-    ax.set_ylabel(f"best so far: {label}")
+    ax.set_ylabel(_COLUMN_LABELS.get(column, "best-so-far accuracy"))
     _pct(ax, "y")
     if len(summary):
         lo = np.nanpercentile(summary["low"], 2)

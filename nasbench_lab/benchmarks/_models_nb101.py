@@ -32,7 +32,9 @@ class ConvBnRelu(nn.Sequential):
     def __init__(self, c_in: int, c_out: int, kernel: int):
         super().__init__(
             nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
-            nn.BatchNorm2d(c_out, eps=1e-5, momentum=0.003),  # TF decay 0.997
+            # torch's default momentum 0.1 (not the official TF decay 0.997, i.e. 0.003):
+            # short budgets leave running statistics near their init otherwise
+            nn.BatchNorm2d(c_out, eps=1e-5),
             nn.ReLU(),
         )
 

@@ -41,12 +41,12 @@ from .store import ResultStore, config_hash
 # ---------------------------------------------------------------------------------------
 # configuration
 # ---------------------------------------------------------------------------------------
-_NOT_IN_KEY = ("accelerator", "data_path")
+_NOT_IN_KEY = ("accelerator", "data_path", "threads")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    """How a cell network is trained; every field but ``accelerator``/``data_path`` keys the cache."""
+    """How a cell network is trained; every field but accelerator/data_path/threads keys the cache."""
 
     dataset: str = "digits"
     """``"digits"`` (bundled) or ``"cifar10"`` (needs ``data_path``)"""
@@ -72,6 +72,9 @@ class TrainerConfig:
     """cells per stage; None: family default (1)"""
     accelerator: str = "auto"
     """Lightning accelerator: ``"auto"`` (GPU when present), ``"cpu"``, ``"gpu"``"""
+    threads: int | None = None
+    """CPU threads for torch during a run (None: leave torch's setting); 1 is fastest on a
+    loaded machine or with one process per core"""
 
     def digest(self) -> str:
         """Stable 16-hex hash of the fields that change results."""
@@ -168,6 +171,20 @@ def _module_class():
 
 
 @contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch CPU threads (None: unchanged), then restore."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
 def _quiet():
     """Silence Lightning's banners and hints for the duration of a fit."""
     loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
@@ -214,7 +231,7 @@ def train_cell(arch: Any, config: TrainerConfig = TrainerConfig(), seed: int = 0
         steps = min(steps, config.max_steps)
     module = _module_class()(net, config, steps,
                              {"validation": (d.x_val, d.y_val), "test": (d.x_test, d.y_test)})
-    with _quiet():
+    with _quiet(), torch_threads(config.threads):
         trainer = pl.Trainer(accelerator=config.accelerator, devices=1, max_epochs=config.epochs,
                              max_steps=config.max_steps, logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False,

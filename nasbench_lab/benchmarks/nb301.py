@@ -25,6 +25,14 @@ comes from a runtime ensemble (``runtime=`` a directory; by default the sibling
 ``lgb_runtime_v1.0`` when present; LightGBM members need the optional ``lightgbm``
 package) and is NaN without one.
 
+Batched inference: ``query_batch`` builds the feature rows of all genotypes at once and
+makes one prediction call per member (xgboost ``inplace_predict``; on the GPU when the
+installed xgboost has CUDA and a GPU is visible). xgboost pays a set-up cost per call
+that grows with the number of trees, so batches of at most ``Ensemble.small_batch``
+rows (16) instead descend all trees of all members together in numpy
+(``_nb301_models.Forest``); a single ``query`` is then about as cheap per genotype as a
+large batch is. ``nasbench-lab bench nb301`` shows both.
+
 >>> from nasbench_lab import benchmarks                     # doctest: +SKIP
 >>> bench = benchmarks.load("nb301", path="nb_models_1.0/xgb_v1.0")
 >>> g = bench.space.sample(np.random.default_rng(0))
@@ -46,7 +54,7 @@ import numpy as np
 from .. import paths
 from ..spaces.darts import DartsSpace, Genotype
 from ._nb301_features import FEATURE_NAMES, NUM_FEATURES, features
-from ._nb301_models import json_to_booster, read_pickled_booster, snapshot_to_booster
+from ._nb301_models import Forest, json_to_booster, read_pickled_booster, snapshot_to_booster
 from .base import Benchmark, BenchmarkFileError, Metrics
 
 MEMBER_FILE = "surrogate_model.model"
@@ -74,6 +82,9 @@ class Ensemble:
     path: Path | None = None
     kind: str = "xgb"
     device: str = "cpu"
+    #: batches up to this many rows go through the numpy :class:`Forest` (no per-call set-up)
+    small_batch: int = 16
+    _forest: Forest | None = dataclasses.field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.members)
@@ -83,6 +94,8 @@ class Ensemble:
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != NUM_FEATURES:
             raise ValueError(f"expected features of shape (n, {NUM_FEATURES}), got {X.shape}")
+        if self.kind == "xgb" and self.device == "cpu" and len(X) <= self.small_batch:
+            return self.forest().predict_members(X)
         out = np.empty((len(self.members), len(X)), dtype=np.float64)
         if self.kind == "lgb":
             for i, m in enumerate(self.members):
@@ -98,6 +111,12 @@ class Ensemble:
         for i, m in enumerate(self.members):
             out[i] = m.inplace_predict(X)
         return out
+
+    def forest(self) -> Forest:
+        """The members as one flat numpy forest (built on first use)."""
+        if self._forest is None:
+            self._forest = Forest([json.loads(m.save_raw("json")) for m in self.members])
+        return self._forest
 
     def mean_std(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         preds = self.predict_members(X)

@@ -117,6 +117,7 @@ class IncrementalEnv(gym.Env):
         self._acc: OrderedDict[str, float] = OrderedDict()
         self._nbr: OrderedDict[str, list] = OrderedDict()
         self._np_random, _ = gym.utils.seeding.np_random(self.seed)
+        self._canonical_ok = True
         self.arch = None
         self._shown: list = []
         self._t = 0
@@ -149,12 +150,24 @@ class IncrementalEnv(gym.Env):
             self._remember(self._enc, k, np.asarray(self.space.encode(arch), dtype=np.float32))
         return self._enc[k]
 
+    def canonical(self, arch):
+        """The space's own representative of ``arch``'s key (``space.from_key``), so that
+        isomorphic encodings of one state (NB101 relabellings) list their neighbours in
+        one order; ``arch`` itself where the space cannot rebuild from a key."""
+        if self._canonical_ok:
+            try:
+                return self.space.from_key(self._key(arch))
+            except NotImplementedError:
+                self._canonical_ok = False
+        return arch
+
     def shown_neighbours(self, arch) -> list:
-        """The (at most N) neighbours shown in state ``arch``, in the space's order."""
+        """The (at most N) neighbours shown in state ``arch``, in the space's order
+        (the order ``space.neighbours`` gives for the canonical representative)."""
         k = self._key(arch)
         if k in self._nbr:
             return self._nbr[k]
-        nbrs = list(self.space.neighbours(arch))
+        nbrs = list(self.space.neighbours(self.canonical(arch)))
         if len(nbrs) > self.n_neighbours:
             nbrs = [nbrs[i] for i in shown_positions(len(nbrs), self.n_neighbours, self.seed, k)]
         return self._remember(self._nbr, k, nbrs)
@@ -163,9 +176,14 @@ class IncrementalEnv(gym.Env):
     def _observe(self):
         n = len(self._shown)
         obs = np.zeros((self.n_neighbours + 1, self.encoding_size), dtype=np.float32)
-        obs[0] = self._encode(self.arch)
-        for i, a in enumerate(self._shown):
-            obs[i + 1] = self._encode(a)
+        archs = [self.arch, *self._shown]
+        keys = [self._key(a) for a in archs]
+        new = {k: a for k, a in zip(keys, archs) if k not in self._enc}
+        if new:  # one batched call for the architectures not seen before
+            for k, e in zip(new, self.space.encode_batch(list(new.values()))):
+                self._remember(self._enc, k, np.asarray(e, dtype=np.float32))
+        for i, k in enumerate(keys):
+            obs[i] = self._enc[k] if k in self._enc else self._encode(archs[i])
         mask = np.zeros(self.n_neighbours + 1, dtype=np.int8)
         mask[: n + 1] = 1
         return {"observation": obs, "action_mask": mask}

@@ -167,16 +167,20 @@ def _key_of(n: int, rows, codes) -> str:
 
 
 def _keys_of(ns, adjs, codes, algorithm: str = "md5") -> list[str]:
-    """Keys of many pruned cells given as integer arrays.
+    """Keys (``algorithm`` "md5" or "blake2s") of many pruned cells given as integer arrays.
 
-    md5 runs in the compiled batch kernel when possible; otherwise (and for blake2s) cells
-    are grouped by structure so repeated messages are hashed once.
+    Both run in the compiled batch kernels when numba is available; otherwise cells are
+    grouped by structure so that repeated messages are hashed once.
     """
     jit = _jit()
-    if algorithm == "md5" and jit and len(ns):
-        halves = jit.key_halves_batch(np.asarray(ns, np.int64), np.asarray(adjs, np.int64),
-                                      np.asarray(codes, np.int64)).view(np.uint64)
-        return [f"{hi:016x}{lo:016x}" for hi, lo in halves.tolist()]
+    if jit and len(ns):
+        args = (np.asarray(ns, np.int64), np.asarray(adjs, np.int64), np.asarray(codes, np.int64))
+        if algorithm == "md5":
+            halves = jit.key_halves_batch(*args).view(np.uint64)
+            return [f"{hi:016x}{lo:016x}" for hi, lo in halves.tolist()]
+        if algorithm == "blake2s":
+            hexes = jit.blake2s_batch(*args).tobytes().hex()
+            return [hexes[k:k + 64] for k in range(0, len(hexes), 64)]
     groups: dict = {}
     for i, (n, a, c) in _enumerate(zip(np.asarray(ns).tolist(), np.asarray(adjs).tolist(),
                                        np.asarray(codes).tolist())):
@@ -245,7 +249,8 @@ class Cell:
         """The blake2s (32-byte digest) module hash: 64 hex characters."""
         b = self._blake2s
         if b is None:
-            b = _h.blake2s_key(self._n, self._rows, self._codes)
+            adj, code = _pack(self._n, self._rows, self._codes)
+            b = _keys_of([self._n], [adj], [code], "blake2s")[0]
             object.__setattr__(self, "_blake2s", b)
         return b
 

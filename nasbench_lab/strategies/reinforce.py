@@ -1,0 +1,254 @@
+"""REINFORCE with a GRU controller over MLP chains (the HalfMoons NAS system).
+
+The controller is one ``GRUCell`` and one linear layer. It writes a chain token by
+token: a layer width (1, 2, 4, 8, 16) or ``stop`` at every layer boundary, then that
+layer's activation (Sigmoid, Tanh, ReLU, LeakyReLU); at ``max_depth`` layers it stops.
+Each step feeds the embedding of the previous token (a start token first) to the GRU,
+and the linear layer turns the hidden state into logits over the 10 tokens, of which
+the ones that are not allowed at that position are masked out.
+
+Learning (Williams 1992, as in Zoph & Le 2016): after every ``batch_size`` rollouts the
+controller takes one Adam step on
+
+    loss = -mean_i (R_i - b) * log pi(chain_i) - beta * mean_i H(pi | chain_i)
+
+where ``R_i`` is the validation accuracy of chain ``i``, ``b`` an exponential moving
+average of past rewards (the baseline, updated after each batch), and ``beta`` an
+entropy bonus decaying geometrically per update. Log-probabilities are recomputed by
+the current controller at update time (teacher forcing), so chains told without being
+asked (or asked before an earlier update) are scored on-policy.
+
+>>> from nasbench_lab.spaces.mlp import ChainSpace
+>>> agent = Reinforce(ChainSpace(max_depth=3), seed=0)
+>>> chain = agent.ask()
+>>> agent.tell(chain, 0.9)
+>>> agent.state_dict()["trials"]
+1
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ..spaces.mlp import ACTIVATIONS, WIDTHS, Chain
+from .base import MultiTrialStrategy
+
+#: token ids: widths 0..4, activations 5..8, stop 9; the start input is 10
+N_WIDTH = len(WIDTHS)
+N_ACT = len(ACTIVATIONS)
+STOP = N_WIDTH + N_ACT
+VOCAB = STOP + 1
+START = VOCAB
+
+
+@dataclasses.dataclass
+class ReinforceConfig:
+    """Hyperparameters of the controller and of REINFORCE."""
+
+    hidden_size: int = 64
+    """GRU hidden state size"""
+    embedding_size: int = 16
+    """size of the token embedding fed to the GRU"""
+    lr: float = 0.01
+    """Adam learning rate of the controller"""
+    batch_size: int = 10
+    """rollouts per policy-gradient update"""
+    baseline_decay: float = 0.95
+    """moving-average factor of the reward baseline (per update)"""
+    entropy_coef: float = 0.02
+    """initial weight of the entropy bonus"""
+    entropy_decay: float = 0.99
+    """factor applied to the entropy weight after every update"""
+    advantage_scale: float = 10.0
+    """rewards are fractions in [0, 1]; advantages are multiplied by this"""
+    grad_clip: float = 1.0
+    """global gradient-norm clip (0: none)"""
+
+
+def _tokens(chain: Chain, max_depth: int) -> list[int]:
+    """The token sequence that writes ``chain`` (stop omitted at max_depth)."""
+    out = []
+    for w, a in chain.layers:
+        out += [WIDTHS.index(w), N_WIDTH + ACTIVATIONS.index(a)]
+    if chain.depth < max_depth:
+        out.append(STOP)
+    return out
+
+
+def _mask(position: int, max_depth: int):
+    """Boolean mask over the 10 tokens allowed at ``position`` (even: width/stop; odd: activation)."""
+    m = np.zeros(VOCAB, dtype=bool)
+    if position % 2 == 0:
+        m[:N_WIDTH] = position // 2 < max_depth
+        m[STOP] = True
+    else:
+        m[N_WIDTH:STOP] = True
+    return m
+
+
+class Reinforce(MultiTrialStrategy):
+    """REINFORCE controller over chains of ``space`` (a ``ChainSpace`` or a benchmark on one).
+
+    ``Reinforce(space, seed=0, config=None, **overrides)``: ``overrides`` replace fields
+    of ``ReinforceConfig``. ``most_probable()`` decodes the greedy chain; ``best`` is the
+    best (chain, reward) told so far.
+    """
+
+    name = "reinforce"
+
+    def __init__(self, space: Any, seed: int = 0, config: ReinforceConfig | None = None, **overrides) -> None:
+        import torch
+        from torch import nn
+
+        super().__init__(space, seed)
+        self.max_depth = getattr(self.space, "max_depth", None)
+        if self.max_depth is None:
+            raise TypeError(f"Reinforce writes MLP chains; it needs a ChainSpace, got {self.space!r}")
+        self.config = dataclasses.replace(config or ReinforceConfig(), **overrides)
+        cfg = self.config
+        self.torch_rng = torch.Generator().manual_seed(self.seed)
+        # the controller's initial weights come from the seed too (not from global state)
+        init = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
+        self.embedding = nn.Embedding(VOCAB + 1, cfg.embedding_size)
+        self.cell = nn.GRUCell(cfg.embedding_size, cfg.hidden_size)
+        self.head = nn.Linear(cfg.hidden_size, VOCAB)
+        with torch.no_grad():
+            for p in self.parameters():
+                if p.dim() > 1:
+                    bound = 1.0 / np.sqrt(p.shape[1])
+                else:
+                    bound = 1.0 / np.sqrt(cfg.hidden_size)
+                p.uniform_(-bound, bound, generator=init)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr)
+        self._masks = torch.as_tensor(np.stack([_mask(p, self.max_depth) for p in range(2 * self.max_depth + 1)]))
+        self.baseline: float | None = None
+        self.entropy_coef = cfg.entropy_coef
+        self.updates = 0
+        self._buffer: list[tuple[list[int], float]] = []
+
+    def parameters(self):
+        return [*self.embedding.parameters(), *self.cell.parameters(), *self.head.parameters()]
+
+    # -- the controller -----------------------------------------------------------------
+    def _step(self, token, hidden, position: int):
+        import torch
+
+        hidden = self.cell(self.embedding(token), hidden)
+        logits = self.head(hidden).masked_fill(~self._masks[position], float("-inf"))
+        return torch.log_softmax(logits, dim=-1), hidden
+
+    def _decode(self, greedy: bool) -> Chain:
+        import torch
+
+        with torch.no_grad():
+            token = torch.tensor([START])
+            hidden = torch.zeros(1, self.config.hidden_size)
+            tokens: list[int] = []
+            for position in range(2 * self.max_depth + 1):
+                if position == 2 * self.max_depth:
+                    break  # max_depth layers written: the chain ends
+                logp, hidden = self._step(token, hidden, position)
+                if greedy:
+                    t = int(logp.argmax())
+                else:
+                    t = int(torch.multinomial(logp.exp()[0], 1, generator=self.torch_rng))
+                if t == STOP:
+                    break
+                tokens.append(t)
+                token = torch.tensor([t])
+        layers = [(WIDTHS[tokens[i]], ACTIVATIONS[tokens[i + 1] - N_WIDTH]) for i in range(0, len(tokens), 2)]
+        return Chain(tuple(layers))
+
+    def log_prob(self, chains: list) -> tuple[Any, Any]:
+        """Log-probability and summed entropy of each chain under the controller (teacher forcing)."""
+        import torch
+
+        seqs = [_tokens(self.space.validate(c), self.max_depth) for c in chains]
+        n, length = len(seqs), max(len(s) for s in seqs)
+        hidden = torch.zeros(n, self.config.hidden_size)
+        token = torch.full((n,), START, dtype=torch.long)
+        logp_sum = torch.zeros(n)
+        ent_sum = torch.zeros(n)
+        for position in range(length):
+            alive = torch.tensor([position < len(s) for s in seqs])
+            target = torch.tensor([s[position] if position < len(s) else 0 for s in seqs])
+            logp, hidden = self._step(token, hidden, position)
+            probs = logp.exp()
+            ent = -(probs * logp.masked_fill(probs == 0, 0.0)).sum(-1)
+            chosen = logp.gather(1, target[:, None])[:, 0]
+            logp_sum = logp_sum + torch.where(alive, chosen, torch.zeros(()))
+            ent_sum = ent_sum + torch.where(alive, ent, torch.zeros(()))
+            token = target
+        return logp_sum, ent_sum
+
+    # -- ask / tell -------------------------------------------------------------------
+    def ask(self) -> Chain:
+        """Sample one chain from the controller."""
+        return self._decode(greedy=False)
+
+    def most_probable(self) -> Chain:
+        """The greedy (most probable token at every step) chain."""
+        return self._decode(greedy=True)
+
+    def _observe(self, arch: Any, reward: float, metrics: Any) -> None:
+        self._buffer.append((self.space.validate(arch), reward))
+        if len(self._buffer) >= self.config.batch_size:
+            self._update()
+
+    def _update(self) -> None:
+        import torch
+
+        chains, rewards = zip(*self._buffer)
+        self._buffer = []
+        r = torch.tensor(rewards, dtype=torch.float32)
+        if self.baseline is None:
+            self.baseline = float(r.mean())
+        advantage = (r - self.baseline) * self.config.advantage_scale
+        logp, ent = self.log_prob(list(chains))
+        loss = -(advantage * logp).mean() - self.entropy_coef * ent.mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        if self.config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        d = self.config.baseline_decay
+        self.baseline = d * self.baseline + (1 - d) * float(r.mean())
+        self.entropy_coef *= self.config.entropy_decay
+        self.updates += 1
+
+    # -- state ------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state.update({
+            "config": dataclasses.asdict(self.config),
+            "torch_rng": self.torch_rng.get_state(),
+            "embedding": copy.deepcopy(self.embedding.state_dict()),
+            "cell": copy.deepcopy(self.cell.state_dict()),
+            "head": copy.deepcopy(self.head.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "baseline": self.baseline,
+            "entropy_coef": self.entropy_coef,
+            "updates": self.updates,
+            "buffer": [(c.key, r) for c, r in self._buffer],
+        })
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        if dataclasses.asdict(self.config) != state["config"]:
+            raise ValueError(f"state was saved with config {state['config']}, this strategy has {dataclasses.asdict(self.config)}")
+        self.torch_rng.set_state(state["torch_rng"])
+        self.embedding.load_state_dict(state["embedding"])
+        self.cell.load_state_dict(state["cell"])
+        self.head.load_state_dict(state["head"])
+        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+        self.baseline = state["baseline"]
+        self.entropy_coef = state["entropy_coef"]
+        self.updates = state["updates"]
+        self._buffer = [(Chain.from_key(k), r) for k, r in state["buffer"]]
+
+
+__all__ = ["Reinforce", "ReinforceConfig"]
