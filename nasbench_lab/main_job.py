@@ -199,7 +199,7 @@ def run_search(strategy, bench, rollouts: int) -> "tuple[Any, Any]":
 
 
 def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
-    """REINFORCE on NAS-Bench-Moons: search runs (query frame) and an entropy ablation."""
+    """REINFORCE on NAS-Bench-Moons: search runs (a query frame) and the trace of one run."""
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -228,7 +228,19 @@ def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
     fig = figures.training_curves(trace, window=10, title=f"REINFORCE on {name}: one search run",
                                   ylabel="accuracy")
     files += ctx.save_fig(fig, f"reinforce_trace_{name}")
-    # ablation: entropy bonus (the paper's Figs. 17-19 are ablations of the learned agent)
+    return files
+
+
+def step_reinforce_ablation(ctx: Context, name: str = "moons") -> list[Path]:
+    """Figs. 17-19 analogue: REINFORCE training curves for three entropy bonuses."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .analysis import figures
+
+    cls = _reinforce_class()
+    bench = _bench(ctx, name)
+    cfg = ctx.cfg
     settings = _reinforce_ablation_settings(cls)
     curves = []
     for label, kwargs in tqdm(settings, desc="reinforce ablation", unit="setting"):
@@ -239,29 +251,25 @@ def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
                                         "value": val}))
     ab = pd.concat(curves, ignore_index=True)
     ctx.curves[f"{name}:reinforce"] = ab
-    what = settings[0][0].split("=")[0].strip() if "=" in settings[0][0] else "setting"
-    fig = figures.training_curves(ab, window=10, title=f"REINFORCE on {name}: ablation of {what}")
-    files += ctx.save_fig(fig, f"fig17_ablation_reinforce_{name}")
-    return files
+    what = settings[0][0].split("=")[0].strip()
+    fig = figures.training_curves(ab, window=10, title=f"REINFORCE on {name}: ablation of {what}",
+                                  ylabel="validation accuracy of the rollout")
+    return ctx.save_fig(fig, f"fig17_ablation_reinforce_{name}")
 
 
 def _reinforce_ablation_settings(cls) -> list[tuple[str, dict]]:
-    """Three settings of one hyperparameter the REINFORCE class accepts (else seeds only)."""
+    """Three values of the entropy bonus (else the learning rate) of the REINFORCE config."""
     import inspect
+    import sys
 
-    params = inspect.signature(cls).parameters
-    for field, values in (("entropy_weight", (0.0, 0.01, 0.1)), ("entropy", (0.0, 0.01, 0.1)),
-                          ("learning_rate", (1e-3, 1e-2, 5e-2)), ("lr", (1e-3, 1e-2, 5e-2))):
-        if field in params:
-            return [(f"{field} = {v:g}", {field: v}) for v in values]
-    cfg_cls = getattr(cls, "Config", None)
-    if cfg_cls is not None and dataclasses.is_dataclass(cfg_cls) and "config" in params:
-        names = {f.name for f in dataclasses.fields(cfg_cls)}
-        for field, values in (("entropy_weight", (0.0, 0.01, 0.1)), ("entropy_coef", (0.0, 0.01, 0.1)),
-                              ("learning_rate", (1e-3, 1e-2, 5e-2)), ("lr", (1e-3, 1e-2, 5e-2))):
+    config_cls = getattr(sys.modules[cls.__module__], f"{cls.__name__}Config", None)
+    if "config" in inspect.signature(cls).parameters and config_cls is not None \
+            and dataclasses.is_dataclass(config_cls):
+        names = {f.name for f in dataclasses.fields(config_cls)}
+        for field, values in (("entropy_coef", (0.0, 0.02, 0.2)), ("lr", (0.001, 0.01, 0.05))):
             if field in names:
-                return [(f"{field} = {v:g}", {"config": cfg_cls(**{field: v})}) for v in values]
-    return [("default", {})]
+                return [(f"{field} = {v:g}", {"config": config_cls(**{field: v})}) for v in values]
+    raise Missing(f"{cls.__name__} exposes no config dataclass with entropy_coef or lr to ablate")
 
 
 def step_figures(ctx: Context, name: str) -> list[Path]:
@@ -484,6 +492,7 @@ def plan(ctx: Context) -> list[tuple[str, Callable[[], list[Path]]]]:
         steps.append((f"protocol {n}", lambda n=n: step_protocol(ctx, n)))
     if "moons" in names:
         steps.append(("reinforce moons", lambda: step_reinforce(ctx, "moons")))
+        steps.append(("reinforce ablation moons", lambda: step_reinforce_ablation(ctx, "moons")))
     for n in names:
         steps.append((f"figures {n}", lambda n=n: step_figures(ctx, n)))
         steps.append((f"table {n}", lambda n=n: step_tables(ctx, n)))

@@ -289,6 +289,7 @@ SMALL_PARAMETERS: dict[str, Any] = {
     "ROLLOUTS": 300,             # REINFORCE rollouts
     "BOOTSTRAP": 500,            # bootstrap resamples
     "LIVE": False,               # no live training
+    "SAVE": False,               # do not write figures/ (the analysis tests cover saving)
 }
 
 
@@ -403,9 +404,55 @@ def timed(label: str) -> Callable:
     return _cm()
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m nasbench_lab.notebook [--small] [--out DIR] [NOTEBOOK ...]``: execute notebooks.
+
+    Runs each notebook (default: every ``notebooks/NN_*.ipynb``) at its own parameters, or at
+    :data:`SMALL_PARAMETERS` with ``--small``, and prints the seconds each took. Executed
+    copies go to ``--out`` when given; the committed notebooks are never modified.
+    """
+    import argparse
+
+    import nbformat
+
+    ap = argparse.ArgumentParser(prog="python -m nasbench_lab.notebook", description="Execute notebooks and print the seconds each took.")
+    ap.add_argument("notebooks", nargs="*", type=Path)
+    ap.add_argument("--small", action="store_true", help="inject the small CI budgets")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override one parameter (a Python literal), e.g. --set BENCHMARK='nb201'")
+    ap.add_argument("--out", type=Path, help="folder for the executed copies")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    args = ap.parse_args(argv)
+    import ast
+
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = ast.literal_eval(value)
+    files = args.notebooks or sorted((paths.PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    failed = 0
+    for path in files:
+        nb = nbformat.read(path, as_version=4)
+        params = small_parameters(nb, **overrides) if args.small else {
+            k: v for k, v in overrides.items() if k in parameter_names(nb)}
+        out = args.out / path.name if args.out else None
+        try:
+            _, seconds = execute(path, parameters=params, timeout=args.timeout, output=out)
+        except Exception as exc:  # report and go on with the next notebook
+            failed += 1
+            print(f"{path.name}: FAILED ({type(exc).__name__}: {str(exc).splitlines()[-1] if str(exc) else ''})")
+            continue
+        print(f"{path.name}: {seconds:.1f} s  {params or '(own parameters)'}", flush=True)
+    return 1 if failed else 0
+
+
 __all__ = [
-    "BENCHMARKS", "BenchmarkStatus", "DESCRIPTIONS", "HOW_TO_GET", "LOAD_OPTIONS",
+    "BENCHMARKS", "BenchmarkStatus", "main", "DESCRIPTIONS", "HOW_TO_GET", "LOAD_OPTIONS",
     "SMALL_PARAMETERS", "error_outputs", "execute", "parameter_names", "small_parameters", "inject_parameters", "load_benchmark", "locate",
     "nb101_enumeration_cached", "optional_caches", "parameters_cell_index", "progress",
     "resolve", "sample_frame", "setup_check", "show", "timed",
 ]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

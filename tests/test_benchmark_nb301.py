@@ -383,3 +383,49 @@ def test_runtime_ensemble_gives_training_time(tmp_path, tmp_data):
     # no runtime directory: NaN, and nothing counted
     plain = nb301.load(tmp_path / "nb" / "xgb_v1.0", nthread=1)
     assert math.isnan(plain.query(genos[0]).training_time) and plain.simulated_seconds == 0.0
+
+
+def test_official_lightgbm_runtime_sibling_without_lightgbm(tmp_path, tmp_data, monkeypatch):
+    """The official ``lgb_runtime_v1.0`` beside ``xgb_v1.0`` is picked up; without the optional
+    lightgbm package its pickles are still read safely and training_time stays NaN."""
+    import collections
+    import sys
+    import types
+
+    root = tmp_path / "nb_models_1.0"
+    make_official_fixture(root / "xgb_v1.0", members=2)
+    fake = types.ModuleType("lightgbm.basic")
+
+    class Booster:  # stand-in with the official pickled state of a LightGBM Booster
+        def __reduce__(self):
+            state = {"handle": "tree\nversion=v3\n", "best_iteration": 7, "params": {"seed": 1},
+                     "best_score": collections.defaultdict(collections.OrderedDict,
+                                                           {"valid_0": collections.OrderedDict(
+                                                               rmse=np.float64(812.5))})}
+            return copyreg.__newobj__, (Booster,), state
+
+    Booster.__module__, Booster.__qualname__ = "lightgbm.basic", "Booster"
+    fake.Booster = Booster
+    parent = types.ModuleType("lightgbm")
+    parent.basic = fake
+    monkeypatch.setitem(sys.modules, "lightgbm", parent)
+    monkeypatch.setitem(sys.modules, "lightgbm.basic", fake)
+    d = root / "lgb_runtime_v1.0" / "member_0"
+    d.mkdir(parents=True)
+    (d / "surrogate_model.model").write_bytes(pickle.dumps(Booster(), protocol=3))
+    (d / "model_config.json").write_text(json.dumps({"model": "lgb_time"}))
+    (d / "data_config.json").write_text(json.dumps({"seed": 0}))
+    monkeypatch.setitem(sys.modules, "lightgbm", None)  # the optional package is absent
+    with pytest.warns(UserWarning) as record:
+        bench = nb301.load(root / "xgb_v1.0", nthread=1)
+    messages = " ".join(str(w.message) for w in record)
+    assert "lgb_runtime_v1.0" in messages and "lightgbm" in messages
+    assert bench.runtime is None and math.isnan(bench.query(_genotypes(1)[0]).training_time)
+    with pytest.raises(BenchmarkFileError, match="different kinds"):
+        nb301.load_ensemble(root)  # the parent folder mixes the xgb and lgb ensembles
+    # the state itself was read (numpy scalars and containers are allowed, code is not)
+    from nasbench_lab.benchmarks._nb301_models import read_pickled_booster
+
+    state = read_pickled_booster((d / "surrogate_model.model").read_bytes())
+    assert state["handle"].startswith(b"tree") and state["best_iteration"] == 7
+    assert state["best_score"]["valid_0"]["rmse"] == 812.5

@@ -7,6 +7,7 @@ the test checks that the ipywidgets controls and their figures render, that a co
 change redraws the figure through the live kernel, and that no cell shows an error.
 A screenshot goes to ``figures/`` (``$NASBENCH_LAB_FIGURES``).
 
+``$NASBENCH_LAB_BROWSER_PARAMS`` (JSON) overrides notebook parameters.
 Skips with the reason when Chromium (Debian package ``chromium``) or Playwright is absent.
 """
 from __future__ import annotations
@@ -69,7 +70,9 @@ def jupyterlab(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbh.inject_parameters(nb, **nbh.small_parameters(nb))
+    # $NASBENCH_LAB_BROWSER_PARAMS (JSON) overrides parameters, e.g. '{"BENCHMARK": "nb201"}'
+    overrides = json.loads(os.environ.get("NASBENCH_LAB_BROWSER_PARAMS", "{}"))
+    nbh.inject_parameters(nb, **nbh.small_parameters(nb, **overrides))
     nbformat.write(nb, root / "widgets.ipynb")
 
     settings = tmp_path / "settings"

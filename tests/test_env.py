@@ -428,3 +428,35 @@ def test_nb101_table_is_loaded_from_its_cache(nb101_space, nb101_keys, tmp_data)
     stand_in.save(tmp_data / "cache" / NB101_CACHE)
     got = nb101_table(nb101_space, keys=keys, progress=False)  # must not rebuild (many minutes)
     assert np.array_equal(got.targets, stand_in.targets)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nb101_enum")
+def test_nb101_state_is_its_key_whatever_the_labelling(nb101_space):
+    """A sampled cell and the enumeration's representative of its key show the same neighbours.
+
+    ``space.neighbours`` works on the labelled graph (e.g. edges are added from lower to
+    higher vertex index), so two labellings of one cell can list different neighbour sets;
+    the env lists those of the space's representative of the key.
+    """
+    space = nb101_space
+
+    class Flat:  # the env only needs the validation accuracy of visited cells here
+        def query(self, arch):
+            from nasbench_lab.benchmarks import Metrics
+            return Metrics(validation_accuracy=0.9)
+
+    env = IncrementalEnv(space, Flat(), n_neighbours=20, seed=0)
+    rng = np.random.default_rng(0)
+    differs = 0
+    for _ in range(40):
+        cell = space.sample(rng)
+        rep = space.from_key(cell.key)
+        raw = [space.key(a) for a in space.neighbours(cell)]
+        canon = [space.key(a) for a in space.neighbours(rep)]
+        differs += raw != canon  # another order, or even another set
+        env._nbr.clear()
+        shown = [space.key(a) for a in env.shown_neighbours(cell)]
+        env._nbr.clear()
+        assert shown == [space.key(a) for a in env.shown_neighbours(rep)]
+    assert differs > 0

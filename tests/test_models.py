@@ -114,14 +114,22 @@ def test_vertex_channels_follow_the_official_split():
 
 
 def test_nb101_cell_concatenates_and_adds_the_input_projection():
-    cell = NB101_CELLS["seven"]
-    net = models.build_model(cell, 10, 1, channels=8)
+    net = models.build_model(NB101_CELLS["seven"], 10, 1, channels=8)
     first = net.features[1]  # the first cell of the first stack
-    # vertices 4 and 5 feed the output: 8 channels split 4 + 4; input->output adds a projection
+    # vertices 4 and 5 feed the output: 8 channels split 4 + 4; inner vertices take 4 too;
+    # the input feeds vertices 1, 2, 5 through 1x1 projections
     assert first.ch == [8, 4, 4, 4, 4, 4, 8]
-    assert set(first.proj) == {"1", "2", "5", "6"}
+    assert set(first.proj) == {"1", "2", "5"}
+    assert first(torch.randn(2, 8, 8, 8)).shape == (2, 8, 8, 8)
+
+    skip = nb101([[0, 1, 1], [0, 0, 1], [0, 0, 0]], ["input", C3, "output"])
+    cell = models.build_model(skip, 10, 1, channels=8).features[1].eval()
     x = torch.randn(2, 8, 8, 8)
-    assert first(x).shape == (2, 8, 8, 8)
+    with torch.no_grad():
+        both = cell(x)
+        vertex = cell.ops["1"](cell.proj["1"](x))
+        projection = cell.proj["2"](x)
+    torch.testing.assert_close(both, vertex + projection)
 
 
 def test_nb201_none_edges_are_dropped():

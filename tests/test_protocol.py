@@ -278,3 +278,15 @@ def test_protocol_on_nb101_space_with_fixture_numbers(monkeypatch):
             if te or tr:
                 break
         assert row.queries == charged and row.final_key == info["key"]
+
+
+def test_forced_vectorised_needs_a_tabular_benchmark(nb201):
+    class NotTabular:
+        name, space = "x", nb201.space
+
+        def query(self, arch):
+            return nb201.query(arch)
+
+    with pytest.raises(ValueError, match="tabular"):
+        run_protocol(NotTabular(), ["random_walk"], ProtocolConfig(n_sets=1, set_size=5, vectorised=True),
+                     progress=False)

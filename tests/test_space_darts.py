@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from nasbench_lab import spaces
 from nasbench_lab.spaces import InvalidArchitecture
 from nasbench_lab.spaces.darts import (CELL_NEIGHBOURS, CONFIG_PREFIX, NODE_LABELS, OPS, DartsSpace,
-                                       Genotype, canonical_cell, cell_key, cell_neighbours, to_nodes,
+                                       Genotype, canonical_cell, cell_key, cell_neighbours, encode_cell, to_nodes,
                                        validate_cell)
 
 SPACE = DartsSpace()
@@ -262,6 +262,9 @@ def test_encode_concatenates_both_cells_and_is_canonical():
     gs = {g.key: g for g in (SPACE.sample(rng) for _ in range(300))}
     enc = SPACE.encode_batch(list(gs.values()))
     assert len(np.unique(enc, axis=0)) == len(gs)
+    # the vectorised path equals the direct Fig. 1 conversion + encoding of each cell
+    ref = np.stack([np.concatenate([encode_cell(g.normal), encode_cell(g.reduce)]) for g in gs.values()])
+    assert np.array_equal(enc, ref)
     assert canonical_cell(EXAMPLE.normal)[:2] == (("sep_conv_3x3", 0), ("sep_conv_3x3", 1))
 
 
@@ -274,3 +277,21 @@ def test_draw_both_cells():
     for ax in out:
         assert 15 in [len(col.get_offsets()) for col in ax.collections if hasattr(col, "get_offsets")]
     plt.close(fig)
+
+
+@settings(max_examples=200, deadline=None)
+@given(genotypes, st.integers(0, 7), st.one_of(st.integers(-3, 8), st.text(max_size=14)), st.booleans())
+def test_any_corrupted_edge_raises(g, i, bad, in_reduce):
+    from hypothesis import assume
+
+    cell = list(g.reduce if in_reduce else g.normal)
+    op, src = cell[i]
+    k = i // 2
+    if isinstance(bad, int):
+        assume(not (0 <= bad < k + 2) or bad == cell[i ^ 1][1])
+        cell[i] = (op, bad)
+    else:
+        assume(bad not in OPS)
+        cell[i] = (bad, src)
+    with pytest.raises(InvalidArchitecture):
+        Genotype(g.normal, cell) if in_reduce else Genotype(cell, g.reduce)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from nasbench_lab import spaces
 from nasbench_lab.spaces import InvalidArchitecture
-from nasbench_lab.spaces.nb201 import EDGES, NODE_LABELS, OPS, Cell, NB201Space, to_nodes
+from nasbench_lab.spaces.nb201 import EDGES, NODE_LABELS, OPS, Cell, NB201Space, encode_nodes, to_nodes
 
 SPACE = NB201Space()
 cells = st.tuples(*[st.sampled_from(OPS)] * 6).map(Cell)
@@ -160,6 +160,9 @@ def test_encode_is_fixed_size_injective_and_batched():
     assert len(np.unique(batch, axis=0)) == 15625
     for i in (0, 4242, 15624):
         assert np.array_equal(batch[i], SPACE.encode(enum[i]))
+    # the vectorised template path equals the direct Fig. 1 conversion + encoding
+    for i in range(0, 15625, 311):
+        assert np.array_equal(batch[i], encode_nodes(*to_nodes(enum[i]), NODE_LABELS))
     # adjacency part is the lower triangle of the in-edge matrix, row by row
     m, _ = to_nodes(enum[0])
     r, c = np.tril_indices(11, -1)
@@ -174,3 +177,14 @@ def test_draw_puts_every_vertex_on_the_axis():
     offsets = [len(col.get_offsets()) for col in ax.collections if hasattr(col, "get_offsets")]
     assert 11 in offsets and ax.get_title() == SPACE.enumerate()[5].to_string()
     plt.close(fig)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(OPS), st.text(max_size=14), st.integers()), min_size=0, max_size=8))
+def test_any_invalid_op_list_raises(ops):
+    valid = len(ops) == 6 and all(isinstance(o, str) and o in OPS for o in ops)
+    if valid:
+        assert Cell(ops).ops == tuple(ops)
+    else:
+        with pytest.raises(InvalidArchitecture):
+            Cell(ops)

@@ -50,8 +50,10 @@ def add_best_so_far(frame: pd.DataFrame) -> pd.DataFrame:
     Within each run (rows ordered by ``query``): ``best_validation`` is the running maximum
     of ``validation``; ``best_test`` is the test accuracy of the architecture that set that
     maximum (on ties the earlier one is kept: a search only switches on a strict
-    improvement); ``oracle_test`` is the running maximum of ``test``. A producer that writes
-    only ``validation`` and ``test`` gets a complete query frame from this.
+    improvement); ``oracle_test`` is the running maximum of ``test``. Rows whose
+    ``validation`` is NaN (queries that report nothing, e.g. inside a local-search step)
+    carry the values forward. A producer that writes only ``validation`` and ``test`` gets
+    a complete query frame from this.
 
     >>> f = pd.DataFrame({"benchmark": "b", "agent": "a", "seed": 0, "set": 0, "run": 0,
     ...                   "query": [1, 2, 3], "validation": [.5, .7, .6], "test": [.4, .6, .9]})
@@ -65,16 +67,18 @@ def add_best_so_far(frame: pd.DataFrame) -> pd.DataFrame:
     run = out.groupby(_RUN_KEYS, sort=False).ngroup().to_numpy()
     val = out["validation"].to_numpy(float)
     test = out["test"].to_numpy(float)
-    if np.isnan(val).any():
-        bad = int(np.flatnonzero(np.isnan(val))[0])
-        raise ValueError(f"query frame row {bad}: validation accuracy is NaN")
-    out["best_validation"] = out.groupby(run)["validation"].cummax().to_numpy(float)
-    # index of the row that set the running maximum (first one on ties)
-    pos = np.arange(len(out))
-    is_new = np.ones(len(out), dtype=bool)
-    is_new[1:] = (run[1:] != run[:-1]) | (val[1:] > out["best_validation"].to_numpy()[:-1])
-    setter = np.maximum.accumulate(np.where(is_new, pos, 0))
-    out["best_test"] = test[setter]
+    # rows without a report (NaN validation) carry the best so far; before the first
+    # report of a run everything is NaN
+    val_or = np.where(np.isnan(val), -np.inf, val)
+    best = pd.Series(val_or).groupby(run).cummax().to_numpy()
+    prev = np.full(len(out), -np.inf)
+    prev[1:] = np.where(run[1:] == run[:-1], best[:-1], -np.inf)
+    is_new = val_or > prev                     # strict: ties keep the earlier architecture
+    pos = np.where(is_new, np.arange(len(out)), -1)
+    setter = pd.Series(pos).groupby(run).cummax().to_numpy()
+    none = setter < 0
+    out["best_validation"] = np.where(none, np.nan, best)
+    out["best_test"] = np.where(none, np.nan, test[np.maximum(setter, 0)])
     oracle = pd.Series(np.where(np.isnan(test), -np.inf, test)).groupby(run).cummax().to_numpy()
     out["oracle_test"] = np.where(np.isinf(oracle), np.nan, oracle)
     return out

@@ -22,6 +22,7 @@ dropped from the converted model.
 """
 from __future__ import annotations
 
+import collections
 import copyreg
 import io
 import json
@@ -64,20 +65,33 @@ class _RestrictedUnpickler(pickle.Unpickler):
         ("builtins", "bytearray"): bytearray,
         ("builtins", "object"): object,
         ("copyreg", "_reconstructor"): copyreg._reconstructor,
-        ("_codecs", "encode"): None,  # protocol-2 bytes; filled below
+        # plain containers and scalars a LightGBM Booster keeps in its state
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        ("collections", "defaultdict"): collections.defaultdict,
     }
+    _NUMPY_SCALARS = {("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+                      ("numpy", "dtype")}
 
     def find_class(self, module: str, name: str):
-        if (module, name) == ("_codecs", "encode"):
+        if (module, name) == ("_codecs", "encode"):  # protocol-2 bytes
             import codecs
 
             return codecs.encode
+        if (module, name) in self._NUMPY_SCALARS:
+            return np.dtype if name == "dtype" else _numpy_scalar
         try:
             return self._ALLOWED[(module, name)]
         except KeyError:
             raise BenchmarkFileError(
                 f"refusing to unpickle {module}.{name}: a NAS-Bench-301 member may only hold a "
                 "pickled xgboost/lightgbm Booster") from None
+
+
+def _numpy_scalar(dtype, data=None):
+    """A numpy scalar from its pickled (dtype, bytes) form, without calling pickled code."""
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, (bytes, bytearray)):
+        raise BenchmarkFileError("refusing to unpickle a numpy scalar that is not plain data")
+    return np.frombuffer(bytes(data), dtype=dtype, count=1)[0]
 
 
 def read_pickled_booster(data: bytes, where: str = "member") -> dict:

@@ -22,7 +22,11 @@ import numpy as np
 
 
 class DataError(ValueError):
-    """A data set is missing or malformed; the message names the files expected."""
+    """A data set file is malformed; the message names the file and what was expected."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """A data set is absent; the message names the files expected and where."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +114,7 @@ def load_cifar10(folder: str | Path, seed: int = 0, validation: int = 5000) -> S
         folder = folder / "cifar-10-batches-py"
     missing = [n for n in CIFAR10_FILES if not (folder / n).is_file()]
     if missing:
-        raise DataError(f"CIFAR-10 not found in {folder}: missing {', '.join(missing)}; expected "
+        raise DataNotFoundError(f"CIFAR-10 not found in {folder}: missing {', '.join(missing)}; expected "
                         f"the python-version batches {', '.join(CIFAR10_FILES)} (the folder "
                         "cifar-10-batches-py of the official cifar-10-python.tar.gz)")
     parts = [_read_cifar_batch(folder / n) for n in CIFAR10_FILES[:-1]]
@@ -132,10 +136,10 @@ def load_dataset(name: str = "digits", path: str | Path | None = None, seed: int
         return load_digits(seed=seed)
     if name == "cifar10":
         if path is None:
-            raise DataError("cifar10 needs path= the folder holding the python-version batches "
+            raise DataNotFoundError("cifar10 needs path= the folder holding the python-version batches "
                             f"({', '.join(CIFAR10_FILES)})")
         return load_cifar10(path, seed=seed)
     raise KeyError(f"unknown data set {name!r}; known: digits, cifar10")
 
 
-__all__ = ["CIFAR10_FILES", "DataError", "Splits", "load_cifar10", "load_dataset", "load_digits"]
+__all__ = ["CIFAR10_FILES", "DataError", "DataNotFoundError", "Splits", "load_cifar10", "load_dataset", "load_digits"]

@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from .. import paths
+from .base import BenchmarkFileError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,8 +238,9 @@ def import_file(name: str, path: str | Path, progress: bool = True) -> Path:
 
         if path.suffix.lower() == ".pth":
             return nb201.import_pth(path)
-        nb201.load(path)  # a table needs no import; check that it loads
-        return path
+        if nb201._is_table(path):  # tables load directly: nothing to build
+            return path
+        raise BenchmarkFileError(f"nb201: {path} is neither the official .pth nor a CSV/Parquet table")
     if name == "nb301":
         import importlib
 
@@ -264,8 +266,6 @@ def cli_download(args) -> int:
 
 def cli_import(args) -> int:
     """``nasbench-lab import NAME PATH``."""
-    from .base import BenchmarkFileError
-
     t0 = time.perf_counter()
     try:
         out = import_file(args.name, args.path)

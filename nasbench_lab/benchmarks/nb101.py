@@ -23,9 +23,10 @@ ops              (n, 7) uint8            op codes (``OPS`` index), 255 = no vert
 meta             (k,) uint8              JSON: format, source name/size, fixture flag
 ===============  ======================  ==============================================
 
-Accuracies are stored as float32 (the values were produced in float32 by TensorFlow; the
-file's doubles round-trip to within 1e-7). The only-108 file gives a cache of about 61 MB
-that loads in well under a second.
+Values are stored as float32 (NAS-Bench-101's accuracies were computed in float32; times
+keep 7 significant digits). The only-108 file gives a cache of about 61 MB (145 bytes a
+cell) that loads in well under a second. Sorted-hash order is also the order of
+``spaces.nb101``'s enumeration, so with a complete file row ``i`` is enumerated cell ``i``.
 
 >>> bench = load(path="nasbench_only108.tfrecord")     # doctest: +SKIP  (built once)
 >>> m = bench.query(cell)                              # doctest: +SKIP  mean of 3 repeats
@@ -315,8 +316,7 @@ class NB101Benchmark(RowBenchmark):
         self.n_vertices = arrays["n_vertices"]
         self.matrix_bits = arrays["matrix_bits"]
         self.ops_codes = arrays["ops"]
-        text = self.hash.tobytes().decode("ascii")  # n x 32 hex digits, no padding
-        self._index = dict(zip([text[i:i + 32] for i in range(0, len(text), 32)], range(len(self.hash))))
+        self._index_dict: dict | None = None  # built on first use (see _index)
         self._sorted_keys = self.hash  # rows are in sorted-hash order
         self._sorted_rows = np.arange(len(self.hash), dtype=np.int64)
         self._keys_u: np.ndarray | None = None
@@ -326,10 +326,24 @@ class NB101Benchmark(RowBenchmark):
         self._e_default = self.epoch_budgets.index(self.default_epochs)
         self._nrep_bytes: dict[int, bytes] = {}
         self._default_table: np.ndarray | None = None
-        self._hex: tuple[np.ndarray, np.ndarray] | None = None
+        self._hex: tuple | None = None
         self._random = self._rng.random
         self._params_list: list | None = None
         self._space: Any = False  # resolved on first use
+
+    @property
+    def _index(self) -> dict:
+        """key -> row, built on first use (about 0.1 s for 423,624 cells), so loading the
+        cache is just reading its arrays."""
+        d = self._index_dict
+        if d is None:
+            text = self.hash.tobytes().decode("ascii")  # n x 32 hex digits, no padding
+            d = self._index_dict = dict(zip([text[i:i + 32] for i in range(0, len(text), 32)],
+                                            range(len(self.hash))))
+        return d
+
+    def __len__(self) -> int:
+        return len(self.hash)
 
     @property
     def space(self):
@@ -347,9 +361,10 @@ class NB101Benchmark(RowBenchmark):
 
     # -- vectorised key -> row: md5 hex keys as two uint64 (sorted, like the rows) ------
     def rows(self, keys) -> np.ndarray:
-        """Rows of many hashes (or cells). A list of hash strings is decoded in bulk
-        (``bytes.fromhex``) and looked up with ``np.searchsorted`` on the 128-bit values;
-        anything else goes through the key -> row dict."""
+        """Rows of many hashes (or cells). A list (or str array) of more than 64 hash
+        strings is decoded in bulk (``bytes.fromhex``) and looked up, vectorised, in a
+        bucketed table of the 128-bit values; anything else, and any key that table does
+        not find, goes through the key -> row dict (``NotInBenchmark`` names a missing key)."""
         if isinstance(keys, np.ndarray) and keys.dtype.kind == "U":
             keys = keys.tolist()
         if isinstance(keys, list) and len(keys) > 64:
@@ -373,19 +388,38 @@ class NB101Benchmark(RowBenchmark):
         if len(raw) != 16 * n:
             return None
         q = np.frombuffer(raw, dtype=">u8").reshape(n, 2).astype(np.uint64)
-        hi, lo = self._hex_table()
-        pos = np.minimum(np.searchsorted(hi, q[:, 0]), len(hi) - 1)
-        bad = (hi[pos] != q[:, 0]) | (lo[pos] != q[:, 1])
+        qhi, qlo = q[:, 0], q[:, 1]
+        hi, lo, start, shift = self._hex_table()
+        # md5 values are uniform: the top bits pick a bucket of the sorted table (about
+        # one entry each); walk the bucket a step at a time, all queries at once
+        qb = (qhi >> shift).astype(np.int64)
+        pos, end = start[qb], start[qb + 1]
+        last = len(hi) - 1
+        active = np.flatnonzero(pos < end)
+        while active.size:
+            p = pos[active]
+            step = hi[p] < qhi[active]
+            active = active[step]
+            pos[active] += 1
+            active = active[pos[active] < end[active]]
+        pos = np.minimum(pos, last)
+        bad = (hi[pos] != qhi) | (lo[pos] != qlo)
         if bad.any():  # absent keys (or a shared 64-bit prefix): settle them by the dict
             idx = np.flatnonzero(bad)
             pos[idx] = super().rows([keys[i] for i in idx])
         return pos.astype(np.int64, copy=False)
 
-    def _hex_table(self) -> tuple[np.ndarray, np.ndarray]:
+    def _hex_table(self):
+        """(hi, lo, bucket starts, shift): the sorted hashes as uint64 halves, bucketed by
+        their top bits."""
         if self._hex is None:
             v = np.frombuffer(bytes.fromhex(self.hash.tobytes().decode("ascii")), dtype=">u8")
             v = v.reshape(-1, 2).astype(np.uint64)
-            self._hex = (np.ascontiguousarray(v[:, 0]), np.ascontiguousarray(v[:, 1]))
+            hi, lo = np.ascontiguousarray(v[:, 0]), np.ascontiguousarray(v[:, 1])
+            bits = max(1, int(np.ceil(np.log2(max(len(hi), 2)))))
+            shift = np.uint64(64 - bits)
+            start = np.searchsorted((hi >> shift).astype(np.int64), np.arange((1 << bits) + 1))
+            self._hex = (hi, lo, start.astype(np.int64), shift)
         return self._hex
 
     def _e(self, epochs: int | None) -> int:

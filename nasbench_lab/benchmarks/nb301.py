@@ -33,10 +33,10 @@ rows (16) instead descend all trees of all members together in numpy
 (``_nb301_models.Forest``); a single ``query`` is then about as cheap per genotype as a
 large batch is. ``nasbench-lab bench nb301`` shows both.
 
->>> from nasbench_lab import benchmarks                     # doctest: +SKIP
->>> bench = benchmarks.load("nb301", path="nb_models_1.0/xgb_v1.0")
->>> g = bench.space.sample(np.random.default_rng(0))
->>> bench.query(g).validation_accuracy                    # a fraction, e.g. 0.94
+>>> from nasbench_lab import benchmarks
+>>> bench = benchmarks.load("nb301", path="nb_models_1.0/xgb_v1.0")  # doctest: +SKIP
+>>> g = bench.space.sample(np.random.default_rng(0))                 # doctest: +SKIP
+>>> bench.query(g).validation_accuracy        # a fraction, e.g. 0.94  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .. import paths
-from ..spaces.darts import DartsSpace, Genotype
+from ..spaces.darts import DartsSpace
 from ._nb301_features import FEATURE_NAMES, NUM_FEATURES, features
 from ._nb301_models import Forest, json_to_booster, read_pickled_booster, snapshot_to_booster
 from .base import Benchmark, BenchmarkFileError, Metrics
@@ -223,6 +223,10 @@ def load_ensemble(path: str | Path, device: str | None = None, nthread: int = 0)
         kind = "xgb"
     else:
         raise BenchmarkFileError(f"{dirs[0] / MODEL_CONFIG}: model {name!r} is not an xgb/lgb ensemble")
+    for d in dirs[1:]:
+        if (d / MODEL_CONFIG).exists() and _read_json(d / MODEL_CONFIG).get("model") != name:
+            raise BenchmarkFileError(f"{root}: members of different kinds ({d.relative_to(root)} is not "
+                                     f"{name!r}); pass one ensemble folder such as xgb_v1.0, not its parent")
     if model_config.get("param:bananas_enc"):
         raise BenchmarkFileError(f"{dirs[0] / MODEL_CONFIG}: the BANANAS path encoding is not supported")
     dev = _xgb_device(device) if kind == "xgb" else "cpu"
@@ -277,7 +281,18 @@ def _lgb_member(data: bytes, where: str):
         import lightgbm
     except ImportError:
         raise BenchmarkFileError(f"{where}: a LightGBM member needs the optional 'lightgbm' package") from None
-    return lightgbm.Booster(model_str=state["handle"].decode())
+    return _LGBMember(lightgbm.Booster(model_str=state["handle"].decode()), state.get("best_iteration"))
+
+
+class _LGBMember:
+    """A LightGBM member predicting as the official code did (best iteration when recorded)."""
+
+    def __init__(self, booster, best_iteration):
+        self.booster = booster
+        self.num_iteration = int(best_iteration) if best_iteration else None
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.booster.predict(X, num_iteration=self.num_iteration)
 
 
 # -- training your own ensemble ----------------------------------------------------------
@@ -298,8 +313,8 @@ def fit_surrogate(records: Iterable[tuple[Any, float]], path: str | Path, member
     Writes ``member_{i}/{surrogate_model.json, surrogate_model.model, model_config.json,
     data_config.json}`` and ``SHA256SUMS``, atomically per file.
 
-    >>> recs = [(g, 0.9) for g in ...]                  # doctest: +SKIP
-    >>> ens = fit_surrogate(recs, "my_surrogate", members=3)
+    >>> recs = [(g, acc) for g, acc in my_results]                # doctest: +SKIP
+    >>> ens = fit_surrogate(recs, "my_surrogate", members=3)      # doctest: +SKIP
     """
     import xgboost as xgb
 

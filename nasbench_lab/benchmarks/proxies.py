@@ -230,7 +230,8 @@ def proxy_correlation(proxy: str = "naswot", n: int = 300, seed: int = 0, path=N
     """Kendall tau between ``proxy`` and NAS-Bench-201 ``target`` on ``n`` sampled cells.
 
     Cells are drawn uniformly without replacement from the table with ``seed`` (which also
-    seeds the proxy). Returns ``(frame, tau)``; the frame has columns ``arch``, ``score``,
+    seeds the proxy). A ``-inf`` NASWOT score (singular kernel: e.g. a cell whose output is
+    always zero makes every input's code alike) takes part as the lowest rank. Returns ``(frame, tau)``; the frame has columns ``arch``, ``score``,
     ``target``, ``parameters``, ``seconds``.
 
     >>> frame, tau = proxy_correlation("naswot", n=300, seed=0)   # doctest: +SKIP
@@ -247,8 +248,8 @@ def proxy_correlation(proxy: str = "naswot", n: int = 300, seed: int = 0, path=N
         s, p = score(arch, proxy, batch_size, seed, data, **sizes)
         out.append((arch, s, float(table[target].iat[r]), p, time.perf_counter() - t0))
     frame = pd.DataFrame(out, columns=["arch", "score", "target", "parameters", "seconds"])
-    finite = np.isfinite(frame["score"])
-    tau = float(kendalltau(frame["score"][finite], frame["target"][finite]).statistic)
+    known = ~np.isnan(frame["score"])  # -inf (a singular kernel) ranks last, as it should
+    tau = float(kendalltau(frame["score"][known], frame["target"][known]).statistic)
     return frame, tau
 
 

@@ -148,7 +148,7 @@ class RowBenchmark(Benchmark):
 
     def _seen_buffer(self) -> bytearray:
         if self._seen_rows is None:
-            self._seen_rows = bytearray(len(self._index))
+            self._seen_rows = bytearray(len(self))
         return self._seen_rows
 
     @property

@@ -21,7 +21,7 @@ _LAZY = {
     "NeighbourTable": ".tables", "neighbour_table": ".tables", "NeighbourTableError": ".tables",
     "ProtocolConfig": ".protocol", "ProtocolResult": ".protocol", "run_protocol": ".protocol",
     "initial_state_sets": ".protocol", "query_frame": ".protocol", "save_frame": ".protocol",
-    "load_frame": ".protocol",
+    "load_frame": ".protocol", "load_results": ".protocol",
 }
 
 

@@ -83,6 +83,19 @@ class ProtocolConfig:
     fmt: str = "parquet"
     """file format of per-unit results: "parquet" or "csv"."""
 
+    @classmethod
+    def paper(cls, benchmark: str, **overrides) -> "ProtocolConfig":
+        """The paper's settings for ``"nb101"`` (budget 300, alpha 6) or ``"nb301"``
+        (budget 1,000, alpha 32); S=5, M=10,000, 32-step episodes, N=50.
+
+        >>> ProtocolConfig.paper("nb301", set_size=100).budget
+        1000
+        """
+        presets = {"nb101": {"budget": 300, "alpha": 6.0}, "nb301": {"budget": 1000, "alpha": 32.0}}
+        if benchmark not in presets:
+            raise KeyError(f"no paper preset for {benchmark!r}; known: {sorted(presets)}")
+        return cls(**{**presets[benchmark], **overrides})
+
     def fingerprint(self) -> dict:
         d = dataclasses.asdict(self)
         d["seeds"] = [int(s) for s in self.seeds]
@@ -379,14 +392,18 @@ def _agent_factories(agents) -> dict[str, Callable]:
     return {label: (strategies.get(f) if isinstance(f, str) else f) for label, f in items}
 
 
-def _is_tabular(bench) -> bool:
+def _is_tabular(bench, forced: bool = False) -> bool:
     """Whether the vectorised env can run: a tabular benchmark over an enumerable space
-    whose neighbour table is cheap (NB201, small spaces) or already cached (NB101)."""
+    whose neighbour table is cheap (NB201, small spaces) or already cached (NB101;
+    ``forced`` builds it)."""
     space = getattr(bench, "space", None)
     if not (hasattr(bench, "rows") and hasattr(bench, "validation") and space is not None
             and getattr(space, "size", None) is not None):
+        if forced:
+            raise ValueError(f"vectorised=True needs a tabular benchmark over an enumerable space; "
+                             f"{getattr(bench, 'name', bench)!r} is not")
         return False
-    if getattr(space, "name", "") == "nb101":
+    if getattr(space, "name", "") == "nb101" and not forced:
         from .tables import NB101_CACHE
         if not (paths.cache_dir() / NB101_CACHE).exists():
             warnings.warn("nb101: no cached neighbour table, the protocol runs episode by episode; "
@@ -419,7 +436,7 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
     if out is not None:
         _check_config(out, {"benchmark": bench_name, **cfg.fingerprint()})
 
-    tabular = _is_tabular(benchmark) and cfg.vectorised is not False
+    tabular = cfg.vectorised is not False and _is_tabular(benchmark, forced=cfg.vectorised is True)
     venv = None
     env = scores = None
     units = [(label, s, i) for label in factories for s in cfg.seeds for i in range(cfg.n_sets)]

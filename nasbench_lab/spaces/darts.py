@@ -153,8 +153,8 @@ class Genotype:
     >>> g = Genotype(n, n)
     >>> g == Genotype((n[1], n[0]) + n[2:], n)   # edge order inside a node is irrelevant
     True
-    >>> g.key.split(";")[0]
-    'normal=sep_conv_3x3~0+skip_connect~1|max_pool_3x3~0+avg_pool_3x3~2|max_pool_3x3~0+avg_pool_3x3~2|max_pool_3x3~0+avg_pool_3x3~2'
+    >>> g.key.split("|")[0]                           # node 0, edges sorted by source
+    'normal=sep_conv_3x3~0+skip_connect~1'
     """
 
     normal: tuple[tuple[str, int], ...]
@@ -283,6 +283,47 @@ def encode_cell(cell: Sequence[tuple[str, int]]) -> np.ndarray:
     return encode_nodes(m, labels, NODE_LABELS)
 
 
+@functools.cache
+def _encoding_template() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(cell encoding without source edges and op labels, op vertex of each canonical edge
+    position, vertex of each source id, first adjacency slot of each op vertex)."""
+    n, L = NUM_VERTICES, len(NODE_LABELS)
+    n_adj = n * (n - 1) // 2
+    base = np.zeros(n_adj + n * L, dtype=np.float32)
+    slot = lambda i, j: j * (j - 1) // 2 + i  # noqa: E731  edge i -> j in the flattening
+    lab = {name: i for i, name in enumerate(NODE_LABELS)}
+    base[n_adj + 0 * L + lab["input"]] = base[n_adj + 1 * L + lab["input"]] = 1.0
+    base[n_adj + (n - 1) * L + lab["output"]] = 1.0
+    for k in range(NUM_NODES):
+        total = 4 + 3 * k
+        base[n_adj + total * L + lab["sum"]] = 1.0
+        base[slot(total, n - 1)] = 1.0
+        for e in (0, 1):
+            base[slot(2 + 3 * k + e, total)] = 1.0
+    op_vertex = np.array([2 + 3 * (p // 2) + p % 2 for p in range(NUM_EDGES)], dtype=np.int64)
+    src_vertex = np.array([0, 1] + [4 + 3 * k for k in range(NUM_NODES)], dtype=np.int64)
+    base.setflags(write=False)
+    return base, op_vertex, src_vertex, op_vertex * (op_vertex - 1) // 2
+
+
+def encode_cells(cells: Sequence[Sequence[tuple[str, int]]]) -> np.ndarray:
+    """Vectorised :func:`encode_cell` of many (valid) cells: (n, ``CELL_ENCODING_SIZE``)."""
+    base, op_vertex, src_vertex, adj_start = _encoding_template()
+    n = len(cells)
+    ops = np.array([[_OP_INDEX[op] for op, _ in c] for c in cells], dtype=np.int64).reshape(n, NUM_NODES, 2)
+    src = np.array([[s for _, s in c] for c in cells], dtype=np.int64).reshape(n, NUM_NODES, 2)
+    key = src * len(OPS) + ops
+    swap = key[:, :, 0] > key[:, :, 1]  # canonical order inside each node
+    ops = np.where(swap[:, :, None], ops[:, :, ::-1], ops).reshape(n, NUM_EDGES)
+    src = np.where(swap[:, :, None], src[:, :, ::-1], src).reshape(n, NUM_EDGES)
+    out = np.tile(base, (n, 1))
+    rows = np.arange(n)[:, None]
+    out[rows, adj_start[None, :] + src_vertex[src]] = 1.0
+    n_adj = NUM_VERTICES * (NUM_VERTICES - 1) // 2
+    out[rows, n_adj + op_vertex[None, :] * len(NODE_LABELS) + 3 + ops] = 1.0
+    return out
+
+
 # -- neighbours ------------------------------------------------------------------------
 def cell_neighbours(cell: Sequence[tuple[str, int]]) -> list[tuple[tuple[str, int], ...]]:
     """The 60 one-move neighbours of a (valid) cell, deterministic order, distinct keys."""
@@ -409,8 +450,13 @@ class DartsSpace(SearchSpace):
         return to_nodes(validate_cell(cell))
 
     def encode(self, arch: Any) -> np.ndarray:
-        g = self.validate(arch)
-        return np.concatenate([encode_cell(g.normal), encode_cell(g.reduce)])
+        return self.encode_batch([arch])[0]
+
+    def encode_batch(self, archs: Sequence[Any]) -> np.ndarray:
+        """(n, 510): normal-cell encoding then reduction-cell encoding, vectorised."""
+        gs = [self.validate(a) for a in archs]
+        return np.concatenate([encode_cells([g.normal for g in gs]), encode_cells([g.reduce for g in gs])],
+                              axis=1)
 
     def to_config_dict(self, arch: Any) -> dict[str, str]:
         return self.validate(arch).to_config_dict()
@@ -432,4 +478,5 @@ class DartsSpace(SearchSpace):
 
 
 __all__ = ["Genotype", "DartsSpace", "OPS", "NODE_LABELS", "EDGE_START", "CONFIG_PREFIX",
-           "validate_cell", "canonical_cell", "cell_key", "cell_neighbours", "to_nodes", "encode_cell"]
+           "validate_cell", "canonical_cell", "cell_key", "cell_neighbours", "to_nodes", "encode_cell",
+           "encode_cells"]

@@ -30,10 +30,13 @@ vertices cells
 ======== ========
 
 Neighbours (paper §3.2.1: remove a vertex, add a vertex, change a label, remove an
-edge, add an edge; deduplicated by key): over the whole space the count is 0 to 113 with a
-mean of about 27 (the paper saw about 25); see ``nasbench-lab bench spaces-nb101``. The
-relation is not symmetric: removing a vertex may reconnect its neighbours in ways that
-take several moves to undo (``tests/test_space_nb101.py`` shows a concrete pair).
+edge, add an edge; deduplicated by key). Observed over 10,000 cells drawn uniformly from
+the enumeration: mean 25.7 neighbours (the paper saw about 25), median 23, min 7, max 77,
+5th-95th percentile 17-37; 7-vertex cells have 24.9 on average, 6-vertex cells 29.7 (no
+vertex can be added to a 7-vertex cell). Over 3,000 cells of the uniform-size sampler the
+mean is 22.0 (3 to 76). The relation is not symmetric: ``input -> conv3x3 -> output`` has
+``input -> output`` as a neighbour (remove the vertex), but adding a vertex to
+``input -> output`` keeps the direct edge, so the chain is not its neighbour.
 
 Hashing runs in a compiled kernel (numba) when available: ``Cell(matrix, ops).key`` end to
 end is many times faster than the plain md5 reference :func:`_reference_hash`; without
@@ -510,18 +513,12 @@ def _candidates(n: int, rows, codes) -> list:
                     new = list(rows)
                     new[a] |= 1 << b
                     cands.append((n, tuple(new), codes))
-                elif not desc[b] >> a & 1:  # b -> a path absent: a -> b keeps it acyclic
+                elif not desc[b] >> a & 1:  # no path b -> a: the edge a -> b keeps it acyclic
                     new = list(rows)
-                    # edge a -> b against index order: renumber topologically
-                    tmp = [r for r in new]
-                    tmp[a] |= 1 << b
-                    order, nr = _h.topo_sort(n, [_rowmask_any(tmp[v], n) for v in range(n)])
+                    new[a] |= 1 << b  # against index order: renumber topologically
+                    order, nr = _h.topo_sort(n, new)
                     cands.append((n, tuple(nr), tuple(codes[v] for v in order)))
     return cands
-
-
-def _rowmask_any(r: int, n: int) -> int:
-    return r & ((1 << n) - 1)
 
 
 def _neighbour_data(cell: Cell) -> tuple[list, list]:
@@ -702,9 +699,15 @@ def _load(path=None, workers: int = 2) -> dict:
             data = None
     if data is None:
         data = build_enumeration(path, workers=workers)
-    data["keys_str"] = data["keys"].astype("U32")
     _ENUM[str(path)] = data
     return data
+
+
+def _keys_str(d: dict) -> np.ndarray:
+    """The keys as a str array (converted once, on first use)."""
+    if "keys_str" not in d:
+        d["keys_str"] = d["keys"].astype("U32")
+    return d["keys_str"]
 
 
 def enumeration_arrays(path=None) -> dict[str, np.ndarray]:
@@ -721,7 +724,7 @@ def enumeration_arrays(path=None) -> dict[str, np.ndarray]:
         ops = ((d["codes"][:, None].astype(np.int64) >> (3 * np.arange(7))) & 7).astype(np.int8)
         ops[np.arange(7)[None, :] >= d["n"][:, None]] = -1
         d["ops"] = ops
-    return {"keys": d["keys_str"], "n": d["n"], "adj": d["adj"], "codes": d["codes"],
+    return {"keys": _keys_str(d), "n": d["n"], "adj": d["adj"], "codes": d["codes"],
             "ops": d["ops"], "matrices": d["matrices"]}
 
 
@@ -746,7 +749,7 @@ def cell_at(i: int, path=None) -> Cell:
         raise IndexError(f"nb101 enumeration index {i} out of range")
     n = int(d["n"][i])
     rows, codes = _unpack(n, int(d["adj"][i]), int(d["codes"][i]))
-    return Cell._trusted(n, rows, codes, str(d["keys_str"][i]))
+    return Cell._trusted(n, rows, codes, d["keys"][i].decode())
 
 
 def index_of(key: str, path=None) -> int:
@@ -776,13 +779,13 @@ class Enumeration(Sequence):
 
     def __iter__(self) -> Iterator[Cell]:
         d = self._data
-        for n, a, c, k in zip(d["n"].tolist(), d["adj"].tolist(), d["codes"].tolist(), d["keys_str"].tolist()):
+        for n, a, c, k in zip(d["n"].tolist(), d["adj"].tolist(), d["codes"].tolist(), _keys_str(d).tolist()):
             rows, codes = _unpack(n, a, c)
             yield Cell._trusted(n, rows, codes, k)
 
     @property
     def keys(self) -> np.ndarray:
-        return self._data["keys_str"]
+        return _keys_str(self._data)
 
 
 def enumerate(path=None) -> Enumeration:  # noqa: A001 - the space's vocabulary

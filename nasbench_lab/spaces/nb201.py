@@ -309,25 +309,14 @@ class NB201Space(SearchSpace):
         return _neighbour_table()
 
     def encode(self, arch: Any) -> np.ndarray:
-        m, labels = to_nodes(self.validate(arch))
-        return encode_nodes(m, labels, NODE_LABELS)
+        return self.encode_batch([arch])[0]
 
     def encode_batch(self, archs: Sequence[Any]) -> np.ndarray:
-        cells = [self.validate(a) for a in archs]
-        base = self.encode(Cell._trusted(("none",) * NUM_EDGES))
-        out = np.tile(base, (len(cells), 1))
-        if not cells:
-            return out
-        # only the op vertices' one-hot rows change from cell to cell
-        m, labels = to_nodes(Cell._trusted(tuple(f"#{e}" for e in range(NUM_EDGES))))
-        n_adj = NUM_VERTICES * (NUM_VERTICES - 1) // 2
-        L = len(NODE_LABELS)
-        ids = np.array([c.op_ids for c in cells], dtype=np.int64)
-        for e in range(NUM_EDGES):
-            v = labels.index(f"#{e}")
-            start = n_adj + v * L
-            out[:, start:start + L] = 0.0
-            out[np.arange(len(cells)), start + 3 + ids[:, e]] = 1.0
+        """Encodings of many cells: a fixed template plus one one-hot entry per edge."""
+        base, op_slots = _encoding_template()
+        ids = np.array([self.validate(a).op_ids for a in archs], dtype=np.int64).reshape(-1, NUM_EDGES)
+        out = np.tile(base, (len(ids), 1))
+        out[np.arange(len(ids))[:, None], op_slots[None, :] + ids] = 1.0
         return out
 
     def to_nodes(self, arch: Any) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -338,6 +327,20 @@ class NB201Space(SearchSpace):
         cell = self.validate(arch)
         m, labels = to_nodes(cell)
         return draw_nodes(m, labels, ax=ax, title=cell.to_string())
+
+
+@functools.cache
+def _encoding_template() -> tuple[np.ndarray, np.ndarray]:
+    """(encoding with every op one-hot cleared, first one-hot slot of each edge's op vertex)."""
+    m, labels = to_nodes(Cell._trusted(("none",) * NUM_EDGES))
+    base = encode_nodes(m, labels, NODE_LABELS)
+    n_adj = NUM_VERTICES * (NUM_VERTICES - 1) // 2
+    L = len(NODE_LABELS)
+    op_vertices = [v for v, lab in enumerate(labels) if lab == "none"]  # edges in string order
+    slots = np.array([n_adj + v * L + NODE_LABELS.index(OPS[0]) for v in op_vertices], dtype=np.int64)
+    base[slots] = 0.0
+    base.setflags(write=False)
+    return base, slots
 
 
 @functools.cache
