@@ -29,5 +29,8 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/nasbench-lab bench
 
+notebooks: $(STAMP)
+	$(PY) -m nasbench_lab.notebook
+
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

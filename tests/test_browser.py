@@ -195,6 +195,10 @@ def test_widgets_notebook_runs_in_jupyterlab(jupyterlab, tmp_path):
             assert nbh.error_outputs(saved) == []
             assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                                 has_text="Traceback").count() == 0
+            news = page.locator(".jp-toast-button", has_text="No")
+            if news.count():
+                news.first.click()
+            box.scroll_into_view_if_needed()
             page.screenshot(path=str(shot), full_page=True)
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)

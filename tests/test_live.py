@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,9 +16,11 @@ pytest.importorskip("lightning")
 from nasbench_lab.benchmarks import data as D  # noqa: E402
 from nasbench_lab.benchmarks.live import LiveBenchmark, TrainerConfig, train_cell  # noqa: E402
 from nasbench_lab.benchmarks.store import ResultStore  # noqa: E402
+from nasbench_lab.spaces import darts, get as get_space, nb101, nb201  # noqa: E402
 
-MIXED = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
-CELLS = [
+MIXED = nb201.Cell.from_string(
+    "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|")
+CELL_STRINGS = [
     MIXED,
     "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|avg_pool_3x3~1|skip_connect~2|",
     "|skip_connect~0|+|nor_conv_1x1~0|none~1|+|nor_conv_3x3~0|skip_connect~1|none~2|",
@@ -27,25 +28,18 @@ CELLS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
     "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|",
 ]
-NB101_CELL = SimpleNamespace(matrix=np.array([[0, 1, 1, 0], [0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]]),
-                             ops=("input", "conv3x3-bn-relu", "maxpool3x3", "output"))
-DARTS_CELL = SimpleNamespace(
+CELLS = [nb201.Cell.from_string(s) for s in CELL_STRINGS]
+NB101_CELL = nb101.Cell(np.array([[0, 1, 1, 0], [0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]]),
+                        ("input", "conv3x3-bn-relu", "maxpool3x3", "output"))
+DARTS_CELL = darts.Genotype(
     normal=(("sep_conv_3x3", 0), ("skip_connect", 1), ("dil_conv_3x3", 0), ("avg_pool_3x3", 2),
             ("sep_conv_5x5", 1), ("skip_connect", 3), ("max_pool_3x3", 4), ("dil_conv_5x5", 0)),
     reduce=(("max_pool_3x3", 0), ("sep_conv_3x3", 1), ("skip_connect", 2), ("avg_pool_3x3", 1),
             ("dil_conv_3x3", 0), ("skip_connect", 2), ("sep_conv_3x3", 3), ("max_pool_3x3", 1)))
 
 
-class StringSpace:
-    """Stand-in space for NB201 cell strings (the key is the official string itself)."""
-
-    name = "nb201"
-
-    def key(self, arch):
-        return arch
-
-
 TINY = TrainerConfig(max_steps=3, threads=1)
+NB201 = get_space("nb201")
 
 
 # ---------------------------------------------------------------------------------------
@@ -154,15 +148,15 @@ def test_config_digest_keys_what_changes_results():
 # ---------------------------------------------------------------------------------------
 def test_live_benchmark_averages_seeds_and_caches(tmp_data):
     store = ResultStore(tmp_data / "live.sqlite")
-    bench = LiveBenchmark(StringSpace(), TINY, seeds=(0, 1), store=store)
+    bench = LiveBenchmark(NB201, TINY, seeds=(0, 1), store=store)
     m = bench.query(MIXED)
     assert bench.trained == 2 and len(store) == 2
     per_seed = m.extra["validation_per_seed"]
     assert per_seed.shape == (2,) and m.validation_accuracy == pytest.approx(per_seed.mean())
     assert m.extra["cached"] == 0 and m.parameters > 0 and m.training_time > 0
-    assert store.get(MIXED, 1, TINY.digest())["validation_accuracy"] == per_seed[1]
+    assert store.get(MIXED.key, 1, TINY.digest())["validation_accuracy"] == per_seed[1]
 
-    again = LiveBenchmark(StringSpace(), TINY, seeds=(0, 1), store=ResultStore(store.path))
+    again = LiveBenchmark(NB201, TINY, seeds=(0, 1), store=ResultStore(store.path))
     m2 = again.query(MIXED)
     assert again.trained == 0 and m2.extra["cached"] == 2
     assert m2.validation_accuracy == m.validation_accuracy and m2.test_accuracy == m.test_accuracy
@@ -170,10 +164,10 @@ def test_live_benchmark_averages_seeds_and_caches(tmp_data):
     assert again.trained == 0 and again.queries == 3 and again.unique_queries == 1
     assert np.array_equal(batch.validation_accuracy, [m.validation_accuracy] * 2)
     # a third seed trains only the missing run; another config trains afresh
-    more = LiveBenchmark(StringSpace(), TINY, seeds=(0, 1, 2), store=store)
+    more = LiveBenchmark(NB201, TINY, seeds=(0, 1, 2), store=store)
     more.query(MIXED)
     assert more.trained == 1 and len(store) == 3
-    other = LiveBenchmark(StringSpace(), TrainerConfig(max_steps=2, threads=1), store=store)
+    other = LiveBenchmark(NB201, TrainerConfig(max_steps=2, threads=1), store=store)
     other.query(MIXED)
     assert other.trained == 1 and len(store) == 4
 
@@ -183,16 +177,13 @@ def test_results_survive_a_killed_process(tmp_data):
     script = textwrap.dedent(f"""
         import sys
         from nasbench_lab.benchmarks.live import LiveBenchmark, TrainerConfig
-        class StringSpace:
-            name = "nb201"
-            def key(self, arch):
-                return arch
-        bench = LiveBenchmark(StringSpace(), TrainerConfig(max_steps=3, threads=1), store={str(path)!r})
+        from nasbench_lab.spaces.nb201 import Cell
+        bench = LiveBenchmark("nb201", TrainerConfig(max_steps=3, threads=1), store={str(path)!r})
         for cell in sys.argv[1:]:
-            bench.query(cell)
+            bench.query(Cell.from_string(cell))
             print("done", flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script, *CELLS], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script, *CELL_STRINGS], stdout=subprocess.PIPE, text=True)
     try:
         done = 0
         deadline = time.monotonic() + 300
@@ -211,12 +202,12 @@ def test_results_survive_a_killed_process(tmp_data):
     assert proc.returncode != 0
     store = ResultStore(path)
     finished = store.keys(TINY.digest())
-    assert {(CELLS[0], 0), (CELLS[1], 0)} <= finished and len(finished) < len(CELLS)
-    bench = LiveBenchmark(StringSpace(), TINY, store=store)
+    assert {(CELL_STRINGS[0], 0), (CELL_STRINGS[1], 0)} <= finished and len(finished) < len(CELLS)
+    bench = LiveBenchmark(NB201, TINY, store=store)
     bench.query_batch(CELLS[:2])
     assert bench.trained == 0
     bench.query(CELLS[-1])  # the store is still writable
-    assert bench.trained == 1 and (CELLS[-1], 0) in store.keys(TINY.digest())
+    assert bench.trained == 1 and (CELL_STRINGS[-1], 0) in store.keys(TINY.digest())
 
 
 def test_moons_trainer_is_re_exported():

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 
 from nasbench_lab.benchmarks import models  # noqa: E402
 from nasbench_lab.benchmarks._models_nb101 import vertex_channels  # noqa: E402
+from nasbench_lab.spaces import darts, nb101 as nb101_space, nb201  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -22,11 +23,11 @@ def one_thread():
 
 
 def nb101(matrix, ops):
-    return SimpleNamespace(matrix=np.array(matrix, dtype=np.int8), ops=tuple(ops))
+    return nb101_space.Cell(np.array(matrix, dtype=np.int8), tuple(ops))
 
 
 def genotype(normal, reduce):
-    return SimpleNamespace(normal=tuple(normal), reduce=tuple(reduce))
+    return darts.Genotype(tuple(normal), tuple(reduce))
 
 
 C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
@@ -38,11 +39,11 @@ NB101_CELLS = {
     "input-output only": nb101([[0, 1], [0, 0]], ["input", "output"]),
     "one maxpool": nb101([[0, 1, 0], [0, 0, 1], [0, 0, 0]], ["input", MP, "output"]),
 }
-NB201_CELLS = {
+NB201_CELLS = {k: nb201.Cell.from_string(v) for k, v in {
     "mixed": "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|",
     "all none": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
     "all conv3x3": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
-}
+}.items()}
 DARTS_V2 = genotype(
     [("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
      ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
@@ -151,13 +152,34 @@ def test_mlp_chain_uses_the_chain_module():
     assert models.build_model(plain, num_classes=2)(torch.randn(3, 2)).shape == (3, 2)
 
 
+def test_duck_typed_architectures_and_cell_strings_build():
+    """Anything with the contract's attributes builds; NB201 official strings too."""
+    cell = NB101_CELLS["seven"]
+    duck = SimpleNamespace(matrix=np.asarray(cell.matrix), ops=tuple(cell.ops))
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        a = models.build_model(cell, 10, 1)
+        torch.manual_seed(0)
+        b = models.build_model(duck, 10, 1)
+        torch.manual_seed(0)
+        c = models.build_model(NB201_CELLS["mixed"].to_string(), 10, 1)
+        torch.manual_seed(0)
+        d = models.build_model(NB201_CELLS["mixed"], 10, 1)
+    x = torch.randn(2, 1, 8, 8)
+    torch.testing.assert_close(a(x), b(x))
+    torch.testing.assert_close(c(x), d(x))
+
+
 def test_bad_input_raises_clear_errors():
     with pytest.raises(TypeError, match="no model builder"):
         models.build_model(object())
+    bad_op = SimpleNamespace(matrix=np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]]),
+                             ops=("input", "conv5x5", "output"))
     with pytest.raises(ValueError, match="unknown op 'conv5x5'"):
-        models.build_model(nb101([[0, 1, 0], [0, 0, 1], [0, 0, 0]], ["input", "conv5x5", "output"]))
+        models.build_model(bad_op)
     with pytest.raises(ValueError, match="6 edges"):
         models.build_model("|nor_conv_3x3~0|+|none~0|")
     with pytest.raises(ValueError, match="allowed 0..2"):
-        bad = genotype(DARTS_V2.normal[:2] + (("sep_conv_3x3", 3),) + DARTS_V2.normal[3:], DARTS_V2.reduce)
+        bad = SimpleNamespace(normal=DARTS_V2.normal[:2] + (("sep_conv_3x3", 3),) + DARTS_V2.normal[3:],
+                              reduce=DARTS_V2.reduce)
         models.build_model(bad)

@@ -68,8 +68,11 @@ def test_notebook_is_d2l_style(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes_at_ci_budgets(path, tmp_path, monkeypatch, record_property):
+    # a fresh data dir (no caches: as on a fresh clone) and figures in tmp
+    monkeypatch.setenv("NASBENCH_LAB_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("NASBENCH_LAB_FIGURES", str(tmp_path / "figures"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    # conftest selects Agg for the test process; the kernel draws inline like a user's
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(path, as_version=4)
     params = nbh.small_parameters(nb)
     out = tmp_path / path.name
@@ -84,6 +87,9 @@ def test_notebook_executes_at_ci_budgets(path, tmp_path, monkeypatch, record_pro
             if o.get("output_type") in {"display_data", "execute_result"}
             and {"image/png", "text/html"} & set(o.get("data", {}))]
     assert rich, f"{path.name} displayed no figure or table"
+    images = [o for c in code_cells for o in c.outputs if "image/png" in o.get("data", {})]
+    if not path.name.startswith("00_"):
+        assert len(images) >= 3, f"{path.name} drew {len(images)} figures"
 
 
 # -- nasbench_lab.notebook -------------------------------------------------------------

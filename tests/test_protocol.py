@@ -290,3 +290,22 @@ def test_forced_vectorised_needs_a_tabular_benchmark(nb201):
     with pytest.raises(ValueError, match="tabular"):
         run_protocol(NotTabular(), ["random_walk"], ProtocolConfig(n_sets=1, set_size=5, vectorised=True),
                      progress=False)
+
+
+def test_protocol_on_nas_bench_moons():
+    """The bundled NAS-Bench-Moons (ChainSpace(3), vectorised path) once it is built."""
+    from nasbench_lab import benchmarks
+
+    try:
+        bench = benchmarks.load("moons")
+    except (FileNotFoundError, AttributeError, ModuleNotFoundError) as e:
+        pytest.skip(f"NAS-Bench-Moons is not available: {e}")
+    cfg = ProtocolConfig(n_sets=2, set_size=200, budget=50, n_neighbours=50)
+    res = run_protocol(bench, AGENTS, cfg, progress=False)
+    e = res.episodes
+    assert (e.benchmark == "moons").all() and len(e) == 3 * 2 * 200
+    ls = e[e.agent == "local_search"]
+    assert (ls.final_validation >= ls.initial_validation).all()
+    single = run_protocol(bench, ["local_search"], ProtocolConfig(**{**cfg.__dict__, "n_sets": 1,
+                                                                    "vectorised": False}), progress=False)
+    pd.testing.assert_frame_equal(single.episodes, ls[ls.set == 0].reset_index(drop=True))

@@ -345,6 +345,9 @@ class NB101Benchmark(RowBenchmark):
     def __len__(self) -> int:
         return len(self.hash)
 
+    def _key_at(self, row: int) -> str:
+        return self.hash[row].decode("ascii")
+
     @property
     def space(self):
         """The NB101 SearchSpace (looked up lazily; None when unavailable)."""
@@ -464,7 +467,7 @@ class NB101Benchmark(RowBenchmark):
         try:
             from ..spaces.nb101 import Cell
         except ModuleNotFoundError:
-            return str(self._key_array[row])
+            return self._key_at(row)
         matrix, ops = self.spec(row)
         return Cell(matrix, ops)
 
@@ -546,7 +549,7 @@ class NB101Benchmark(RowBenchmark):
         fixed, computed = {}, {}
         names = METRICS
         for row in rows:
-            h = str(self._key_array[row])
+            h = self._key_at(row)
             matrix, ops = self.spec(row)
             fixed[h] = {"module_adjacency": matrix, "module_operations": ops,
                         "trainable_parameters": int(self.parameters[row])}

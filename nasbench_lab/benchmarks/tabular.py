@@ -198,10 +198,13 @@ class RowBenchmark(Benchmark):
 
     def query_index(self, i: int, **options) -> Metrics:
         """Metrics of row ``i`` (counts one query)."""
-        n = len(self._key_array)
+        n = len(self)
         if not -n <= int(i) < n:
             raise NotInBenchmark(f"index {i} (benchmark has {n} rows)", self.name)
-        return self.query(str(self._key_array[int(i)]), **options)
+        return self.query(self._key_at(int(i)), **options)
+
+    def _key_at(self, row: int) -> str:
+        return str(self._key_array[row])
 
     def query_batch(self, archs: Sequence[Any], **options) -> Metrics:
         """Metrics of arrays for many architectures or keys (counts ``len(archs)``)."""
@@ -213,7 +216,7 @@ class RowBenchmark(Benchmark):
     def query_rows(self, rows: Sequence[int] | np.ndarray, **options) -> Metrics:
         """Metrics of arrays for row indices (counts ``len(rows)``)."""
         rows = np.asarray(rows, dtype=np.int64)
-        n = len(self._key_array)
+        n = len(self)
         if rows.size and (rows.min() < -n or rows.max() >= n):
             bad = rows[(rows < -n) | (rows >= n)][0]
             raise NotInBenchmark(f"index {bad} (benchmark has {n} rows)", self.name)

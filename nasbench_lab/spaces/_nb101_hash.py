@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+from itertools import compress
 
 import numpy as np
 
@@ -98,6 +99,18 @@ def _as_rows(matrix) -> list:
     return matrix
 
 
+_BITS = [1 << j for j in range(64)]
+_LOWER_INDEX: dict = {}
+
+
+def _lower_index(n: int) -> list:
+    """Flat indices of the diagonal and lower triangle of an n x n matrix."""
+    idx = _LOWER_INDEX.get(n)
+    if idx is None:
+        idx = _LOWER_INDEX[n] = [i * n + j for i in range(n) for j in range(i + 1)]
+    return idx
+
+
 def parse(matrix, ops) -> tuple[int, tuple, tuple]:
     """Validate ``(matrix, ops)`` and return the pruned ``(n, rows, codes)``.
 
@@ -116,18 +129,12 @@ def parse(matrix, ops) -> tuple[int, tuple, tuple]:
             reason = _entry_reason(x, k // n, k % n)
             if reason:
                 raise InvalidArchitecture(reason)
-    rows = []
-    for i in range(n):
-        row = flat[i * n:(i + 1) * n]
-        if any(row[:i + 1]):
-            j = next(j for j in range(i + 1) if row[j])
-            raise InvalidArchitecture(
-                f"matrix must be strictly upper-triangular: entry ({i}, {j}) is set")
-        r = 0
-        for j in range(i + 1, n):
-            if row[j]:
-                r |= 1 << j
-        rows.append(r)
+    if any(map(flat.__getitem__, _lower_index(n))):
+        k = next(k for k in _lower_index(n) if flat[k])
+        raise InvalidArchitecture(
+            f"matrix must be strictly upper-triangular: entry ({k // n}, {k % n}) is set")
+    bits = _BITS[:n]
+    rows = [sum(compress(bits, flat[i * n:(i + 1) * n])) for i in range(n)]
     codes = parse_ops(ops, n)
     return prune(n, rows, codes)
 

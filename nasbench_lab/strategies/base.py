@@ -28,13 +28,33 @@ best_key          str     key of the best-by-validation architecture so far
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 RUN_COLUMNS = ("trial", "query", "key", "reward", "validation", "test", "best_validation",
                "best_test", "oracle_test", "best_key")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None = 1) -> Iterator[None]:
+    """Run a block with ``n`` torch CPU threads, restoring the previous count after.
+
+    Tiny controllers are several times faster on one thread (no thread wake-ups), and
+    much faster when the cores are shared.
+    """
+    import torch
+
+    old = torch.get_num_threads()
+    if n and n != old:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n and n != old:
+            torch.set_num_threads(old)
 
 
 def space_of(space_or_benchmark: Any):
@@ -125,4 +145,4 @@ def run(strategy: Any, benchmark: Any, n_trials: int, progress: bool = False):
     return frame
 
 
-__all__ = ["MultiTrialStrategy", "RUN_COLUMNS", "reward_of", "run", "space_of"]
+__all__ = ["MultiTrialStrategy", "RUN_COLUMNS", "reward_of", "run", "space_of", "torch_threads"]

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..spaces.mlp import ACTIVATIONS, WIDTHS, Chain
-from .base import MultiTrialStrategy
+from .base import MultiTrialStrategy, torch_threads
 
 #: token ids: widths 0..4, activations 5..8, stop 9; the start input is 10
 N_WIDTH = len(WIDTHS)
@@ -66,6 +66,8 @@ class ReinforceConfig:
     """rewards are fractions in [0, 1]; advantages are multiplied by this"""
     grad_clip: float = 1.0
     """global gradient-norm clip (0: none)"""
+    threads: int = 1
+    """torch CPU threads while sampling and updating (1 is fastest for this tiny model)"""
 
 
 def _tokens(chain: Chain, max_depth: int) -> list[int]:
@@ -143,7 +145,7 @@ class Reinforce(MultiTrialStrategy):
     def _decode(self, greedy: bool) -> Chain:
         import torch
 
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(self.config.threads):
             token = torch.tensor([START])
             hidden = torch.zeros(1, self.config.hidden_size)
             tokens: list[int] = []
@@ -196,7 +198,8 @@ class Reinforce(MultiTrialStrategy):
     def _observe(self, arch: Any, reward: float, metrics: Any) -> None:
         self._buffer.append((self.space.validate(arch), reward))
         if len(self._buffer) >= self.config.batch_size:
-            self._update()
+            with torch_threads(self.config.threads):
+                self._update()
 
     def _update(self) -> None:
         import torch

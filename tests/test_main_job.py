@@ -1,0 +1,137 @@
+"""The main job (``nasbench-lab figures``): step reporting, and a real quick run end to end."""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasbench_lab import main_job
+from nasbench_lab.analysis import stats
+
+
+def test_quick_config_shrinks_every_size(tmp_path):
+    full = main_job.JobConfig.from_args(argparse.Namespace(quick=False, out=str(tmp_path), benchmark=None))
+    quick = main_job.JobConfig.from_args(argparse.Namespace(quick=True, out=str(tmp_path), benchmark="moons"))
+    assert full.benchmark == quick.benchmark == "moons" and quick.out == tmp_path
+    for f in ("set_size", "budget", "reinforce_rollouts", "ablation_rollouts", "n_resamples", "sampler_draws"):
+        assert getattr(quick, f) < getattr(full, f), f
+    assert (full.n_sets, full.set_size, full.n_resamples) == (5, 10_000, 5000)  # the paper's protocol
+
+
+def test_run_reports_missing_and_failed_steps_and_keeps_going(tmp_path, monkeypatch):
+    def fine():
+        p = tmp_path / "a.txt"
+        p.write_text("x")
+        return [p]
+
+    def missing():
+        raise main_job.Missing("the moons table is not built")
+
+    def broken():
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(main_job, "plan", lambda ctx: [("first", missing), ("second", broken), ("third", fine)])
+    lines = []
+    cfg = main_job.JobConfig(out=tmp_path, quick=True)
+    reports = main_job.run(cfg, echo=lines.append)
+    assert [r.status for r in reports] == ["missing", "failed", "ok"]
+    assert reports[0].detail == "the moons table is not built"
+    assert "ZeroDivisionError: boom" in reports[1].detail and "test_main_job.py" in reports[1].detail
+    text = "\n".join(lines)
+    assert "[MISSING] first" in text and "[FAILED ] second" in text and "[ok     ] third" in text
+    assert "wrote 1 files" in text
+    monkeypatch.setattr(main_job, "run", lambda cfg: reports)
+    assert main_job.cli_figures(argparse.Namespace(quick=True, out=str(tmp_path), benchmark="moons")) == 1
+
+
+def test_reinforce_ablation_varies_the_entropy_bonus():
+    cls = main_job._reinforce_class()
+    settings = main_job._reinforce_ablation_settings(cls)
+    assert [label for label, _ in settings] == ["entropy_coef = 0", "entropy_coef = 0.02", "entropy_coef = 0.2"]
+    assert [kw["config"].entropy_coef for _, kw in settings] == [0.0, 0.02, 0.2]
+
+
+def test_run_search_records_each_rollout():
+    from nasbench_lab.benchmarks.base import Metrics
+
+    class Bench:
+        def query(self, arch):
+            return Metrics(validation_accuracy=arch / 10, test_accuracy=arch / 20)
+
+    class Strategy:
+        def __init__(self):
+            self.n, self.told = 0, []
+
+        def ask(self):
+            self.n += 1
+            return self.n
+
+        def tell(self, arch, metrics):
+            self.told.append((arch, metrics.validation_accuracy))
+
+    s = Strategy()
+    val, test = main_job.run_search(s, Bench(), 4)
+    np.testing.assert_allclose(val, [0.1, 0.2, 0.3, 0.4])
+    np.testing.assert_allclose(test, [0.05, 0.1, 0.15, 0.2])
+    assert s.told == [(1, 0.1), (2, 0.2), (3, 0.3), (4, 0.4)]
+
+
+def test_best_so_far_agrees_with_the_protocol_on_nb201(shared):
+    """The protocol's best-so-far columns equal ``stats.add_best_so_far`` of its raw columns."""
+    from nasbench_lab import benchmarks
+    from nasbench_lab.env.protocol import ProtocolConfig, run_protocol
+
+    path = shared(*main_job.NB201_TABLE)
+    bench = benchmarks.load("nb201", path=path, validation="cifar10_valid_12", test="cifar10_test_200")
+    res = run_protocol(bench, ["random_walk", "local_search"], ProtocolConfig(n_sets=1, set_size=300, budget=60),
+                       progress=False)
+    q = res.queries
+    keys = ["benchmark", "agent", "seed", "set", "run", "query"]
+    ours = stats.add_best_so_far(q[keys + ["validation", "test"]]).sort_values(keys).reset_index(drop=True)
+    theirs = q.sort_values(keys).reset_index(drop=True)
+    for c in ("best_validation", "best_test", "oracle_test"):
+        np.testing.assert_allclose(ours[c], theirs[c], equal_nan=True)
+    # local search reports when its steps end: 24 neighbours per NB201 cell
+    bsf = stats.best_so_far(q[q.agent == "local_search"])
+    assert bsf.reached(30) == 24 and np.isnan(bsf.values[:, :23]).all()
+
+
+def _nontrivial(path, min_bytes):
+    return path.exists() and path.stat().st_size >= min_bytes
+
+
+@pytest.mark.slow
+def test_quick_main_job_writes_every_figure_and_table(tmp_path):
+    args = argparse.Namespace(quick=True, out=str(tmp_path), benchmark="moons")
+    reports = main_job.run(main_job.JobConfig.from_args(args), echo=lambda s: None)
+    bad = [(r.name, r.status, r.detail) for r in reports if r.status != "ok"]
+    assert not bad, bad
+    figures = ["fig03_shaping_histogram_moons", "fig04_shaping_curves_moons", "fig05_sampler_histograms_nb101",
+               "fig05_sampler_histograms_moons", "fig07_initial_vs_improvement_moons",
+               "fig08_improvement_histograms_moons", "fig09_local_optimum_moons", "fig10_best_so_far_moons",
+               "fig10_best_so_far_oracle_moons", "fig11_neighbours_vs_accuracy_moons", "fig16_throughput",
+               "fig17_ablation_reinforce_moons", "reinforce_trace_moons"]
+    for name in figures:
+        png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
+        assert _nontrivial(png, 10_000), name
+        assert png.read_bytes()[:4] == b"\x89PNG"
+        assert _nontrivial(pdf, 5_000) and pdf.read_bytes()[:5] == b"%PDF-", name
+    for name in ("table_best_so_far_moons", "table1_nb101_published", "table2_nb301_published"):
+        md = (tmp_path / f"{name}.md").read_text()
+        assert md.count("\n|") >= 4, name
+        assert r"\begin{table}" in (tmp_path / f"{name}.tex").read_text()
+        assert len(pd.read_csv(tmp_path / f"{name}.csv")) >= 4
+    table = pd.read_csv(tmp_path / "table_best_so_far_moons.csv")
+    ours = table[table.source == "ours"]
+    assert set(ours.agent) == {"random_search", "random_walk", "local_search", "reinforce"}
+    assert ours["mean"].between(0.5, 1.0).all() and (ours["ci_low"] <= ours["ci_high"]).all()
+    ep = pd.read_parquet(tmp_path / "results" / "moons_episodes.parquet")
+    assert set(ep.agent) == {"random_search", "random_walk", "local_search"}
+    tests = pd.read_csv(tmp_path / "improvement_tests_moons.csv")
+    assert set(tests.agent) == set(ep.agent) and tests["normaltest_p"].between(0, 1).all()
+    # NAS-Bench-201 joins when its table is beside the project
+    if main_job.nb201_path() is not None:
+        assert _nontrivial(tmp_path / "fig10_best_so_far_nb201.png", 10_000)
+        assert (tmp_path / "table_best_so_far_nb201.md").exists()
