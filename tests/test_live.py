@@ -21,7 +21,7 @@ from nasbench_lab.spaces import darts, get as get_space, nb101, nb201  # noqa: E
 MIXED = nb201.Cell.from_string(
     "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|")
 CELL_STRINGS = [
-    MIXED,
+    MIXED.key,
     "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|avg_pool_3x3~1|skip_connect~2|",
     "|skip_connect~0|+|nor_conv_1x1~0|none~1|+|nor_conv_3x3~0|skip_connect~1|none~2|",
     "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|",

@@ -293,7 +293,7 @@ def test_neighbours_explorer_reruns_the_protocol_for_each_n(moons_results):
     from nasbench_lab import widgets
 
     bench, _ = moons_results
-    ex = widgets.neighbours_explorer(bench, agents=("local_search",), set_size=60, budget=20, n_resamples=50)
+    ex = widgets.neighbours_explorer(bench, agents=("local_search",), set_size=200, budget=150, n_resamples=50)
     assert ex.error is None and "N = 50" in ex.figure.axes[0].get_title()
     ex.controls["N"].value = 10
     assert ex.error is None and "N = 10" in ex.figure.axes[0].get_title()

@@ -370,7 +370,7 @@ def best_so_far_curves(queries: pd.DataFrame | None = None, published: pd.DataFr
     ``queries``: a query frame (every agent is one line with its band), or a precomputed
     ``summary`` from ``stats.curve_summary``. ``published``: rows with ``algorithm``,
     ``budget``, ``mean``, ``ci_low``, ``ci_high`` (fractions; see ``tables.load_published``)
-    drawn as points with error bars. ``kind="oracle"`` draws the labelled oracle curves.
+    drawn as points with error bars (those within the curves' query range). ``kind="oracle"`` draws the labelled oracle curves.
     """
     if summary is None:
         if queries is None:
@@ -384,6 +384,8 @@ def best_so_far_curves(queries: pd.DataFrame | None = None, published: pd.DataFr
         n_runs = int(s["n_runs"].iloc[0])
         ax.plot(s["query"], s["mean"], color=c, lw=1.6, label=f"{agent_label(agent)} ({n_runs:,} runs)")
         ax.fill_between(s["query"], s["low"], s["high"], color=c, alpha=0.25, lw=0)
+    if published is not None and len(published) and len(summary):
+        published = published[published["budget"] <= summary["query"].max()]
     if published is not None and len(published):
         import seaborn as sns
 

@@ -253,8 +253,10 @@ class MoonsTrainer(Benchmark):
 
     ``query(chain)`` trains the chain for every seed of ``seeds`` (in one batch), and
     answers the seed mean of validation and test accuracy (the denoised setting); the
-    per-seed values are in ``extra``. Finished results are stored at once, keyed by
-    (chain key, seed, config digest), so repeated or interrupted runs cost nothing twice.
+    per-seed values are in ``extra``; ``query(chain, seeds=(4,))`` trains other seeds.
+    ``training_time`` is the mean wall time of one training run (as in the tabular
+    benchmarks). Finished results are stored at once, keyed by (chain key, seed, config
+    digest), so repeated or interrupted runs cost nothing twice.
 
     >>> trainer = MoonsTrainer(seeds=(0, 1, 2))                      # doctest: +SKIP
     >>> trainer.query(Chain([(8, "Tanh"), (8, "ReLU"), (4, "ReLU")]))  # doctest: +SKIP
@@ -310,7 +312,7 @@ class MoonsTrainer(Benchmark):
             t = [r["test_accuracy"] for r in res]
             vals.append(np.mean(v))
             tests.append(np.mean(t))
-            times.append(np.sum([r["training_time"] for r in res]))
+            times.append(np.mean([r["training_time"] for r in res]))
             params.append(res[0]["parameters"])
             per_val.append(v)
             per_test.append(t)

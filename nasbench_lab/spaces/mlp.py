@@ -64,7 +64,7 @@ class Chain:
     """A chain of hidden layers ``((width, activation), ...)``; output layer of 2 fixed.
 
     >>> Chain([(16, "ReLU"), (16, "ReLU")]).parameters   # 2*16+16 + 16*16+16 + 16*2+2
-    370
+    354
     >>> Chain.from_key("empty").depth
     0
     """

@@ -1,0 +1,97 @@
+"""The HalfMoons REINFORCE system: controller, determinism, resume, learning."""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from nasbench_lab import benchmarks, strategies
+from nasbench_lab.benchmarks.moons import MoonsConfig, MoonsTrainer
+from nasbench_lab.spaces.mlp import Chain, ChainSpace
+from nasbench_lab.strategies.base import RUN_COLUMNS, run
+from nasbench_lab.strategies.reinforce import Reinforce, ReinforceConfig
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return benchmarks.load("moons")
+
+
+def keys_of(frame):
+    return frame.key.tolist()
+
+
+def test_registry_and_contract():
+    cls = strategies.get("reinforce")
+    assert cls is Reinforce
+    agent = cls(ChainSpace(max_depth=6), seed=0)
+    chain = agent.ask()
+    assert isinstance(chain, Chain) and ChainSpace(6).is_valid(chain)
+    agent.tell(chain, 0.8)
+    assert agent.trials == 1 and agent.best == (chain, 0.8)
+    with pytest.raises(TypeError, match="ChainSpace"):
+        Reinforce(object(), seed=0)
+
+
+def test_controller_distribution_sums_to_one():
+    """log pi over every chain of a depth-2 space is a proper distribution (masking, stop)."""
+    agent = Reinforce(ChainSpace(max_depth=2), seed=3)
+    logp, ent = agent.log_prob(ChainSpace(max_depth=2).enumerate())
+    assert math.isclose(float(logp.detach().exp().sum()), 1.0, rel_tol=1e-4)
+    assert (ent > 0).all()
+
+
+def test_samples_reach_every_depth_up_to_six():
+    agent = Reinforce(ChainSpace(max_depth=6), seed=1)
+    depths = np.bincount([agent.ask().depth for _ in range(400)], minlength=7)
+    assert (depths > 0).all() and len(depths) == 7
+
+
+def test_same_seed_same_trace(bench):
+    a = run(Reinforce(bench.space, seed=5, batch_size=4), bench, 60)
+    b = run(Reinforce(bench.space, seed=5, batch_size=4), bench, 60)
+    c = run(Reinforce(bench.space, seed=6, batch_size=4), bench, 60)
+    assert keys_of(a) == keys_of(b)
+    assert keys_of(a) != keys_of(c)
+    assert list(a.columns) == list(RUN_COLUMNS)
+    assert (a.best_validation.diff().dropna() >= 0).all()
+    assert a.trial.tolist() == list(range(1, 61))
+
+
+def test_state_dict_round_trip_resumes_identically(bench):
+    agent = Reinforce(bench.space, seed=2, batch_size=8)
+    run(agent, bench, 37)  # stops mid-batch: the buffer is part of the state
+    state = copy.deepcopy(agent.state_dict())
+    cont = run(agent, bench, 40)
+    resumed = Reinforce(bench.space, seed=99, batch_size=8)
+    resumed.load_state_dict(state)
+    assert keys_of(run(resumed, bench, 40)) == keys_of(cont)
+    assert resumed.updates == agent.updates and resumed.baseline == agent.baseline
+    with pytest.raises(ValueError, match="config"):
+        Reinforce(bench.space, seed=2, batch_size=4).load_state_dict(state)
+
+
+def test_learns_on_nas_bench_moons(bench):
+    """A small budget: the last rollouts are clearly better than the first ones."""
+    frame = run(Reinforce(bench.space, seed=0), bench, 600)
+    first, last = frame.reward.iloc[:100].mean(), frame.reward.iloc[-100:].mean()
+    assert last > first + 0.03, (first, last)
+    assert frame.best_validation.iloc[-1] > 0.96
+
+
+def test_runs_live_against_the_trainer(tmp_data):
+    trainer = MoonsTrainer(config=MoonsConfig(steps=20), seeds=(0,))
+    agent = Reinforce(trainer, seed=0, batch_size=2)
+    frame = run(agent, trainer, 4)
+    assert len(frame) == 4 and trainer.queries == 4 and agent.updates == 2
+    assert frame.reward.between(0, 1).all() and frame.test.between(0, 1).all()
+    assert ChainSpace(6).is_valid(agent.most_probable())
+
+
+def test_config_overrides():
+    agent = Reinforce(ChainSpace(3), seed=0, config=ReinforceConfig(hidden_size=16), lr=0.5)
+    assert agent.config.hidden_size == 16 and agent.config.lr == 0.5
+    with pytest.raises(TypeError):
+        Reinforce(ChainSpace(3), seed=0, not_a_field=1)
