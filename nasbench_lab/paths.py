@@ -73,6 +73,10 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
         yield tmp_path
         if tmp_path.is_dir():  # pragma: no cover - we only create files
             raise IsADirectoryError(tmp_path)
+        # mkstemp creates 0600; give the result the ordinary permissions (umask applies)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -275,6 +275,19 @@ def load_ensemble(path: str | Path, device: str | None = None, nthread: int = 0)
                     path=root, kind=kind, device=dev)
 
 
+def import_path(path: str | Path) -> Path:
+    """``nasbench-lab import nb301 DIR``: check the ensemble folder and convert its members once.
+
+    Reads every member through the restricted unpickler (checksums enforced when a
+    ``SHA256SUMS`` file is present), writes the xgboost JSON conversions to the cache and
+    returns the folder to pass to ``benchmarks.load("nb301", path=...)``.
+    """
+    ens = load_ensemble(path)
+    print(f"NAS-Bench-301: {len(ens.members)} {ens.kind} members checked and converted "
+          f"(cache: {paths.cache_dir() / 'nb301'})")
+    return Path(path)
+
+
 def _lgb_member(data: bytes, where: str):
     state = read_pickled_booster(data, where)
     try:
