@@ -238,15 +238,17 @@ def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
     q = stats.add_best_so_far(pd.concat(rows, ignore_index=True))
     ctx.queries[f"{name}:reinforce"] = q
     files = [_save_frame(q, cfg.out / "results" / f"{name}_reinforce_queries.parquet")]
-    # the search trace of the first run: reward per rollout and best so far
+    # the search trace of the first run: reward per rollout (smoothed) and best so far
     first = q[q["seed"] == cfg.seed]
-    trace = pd.concat([
-        pd.DataFrame({"setting": "validation accuracy of the rollout", "step": first["query"], "value": first["validation"]}),
-        pd.DataFrame({"setting": "best validation so far", "step": first["query"], "value": first["best_validation"]}),
-        pd.DataFrame({"setting": "test accuracy of the best so far", "step": first["query"], "value": first["best_test"]}),
-    ])
+    trace = pd.DataFrame({"setting": "validation accuracy of the rollout", "step": first["query"],
+                          "value": first["validation"]})
     fig = figures.training_curves(trace, window=10, title=f"REINFORCE on {name}: one search run",
-                                  ylabel="accuracy")
+                                  ylabel="accuracy", xlabel="rollout (= query)")
+    ax = fig.axes[0]
+    ax.step(first["query"], first["best_validation"], where="post", color="tab:orange", label="best validation so far")
+    ax.step(first["query"], first["best_test"], where="post", color="tab:green", label="test accuracy of the best so far")
+    ax.set_ylabel("accuracy (rollouts: SMA, N=10)")
+    ax.legend()
     files += ctx.save_fig(fig, f"reinforce_trace_{name}")
     return files
 
@@ -273,7 +275,7 @@ def step_reinforce_ablation(ctx: Context, name: str = "moons") -> list[Path]:
     ctx.curves[f"{name}:reinforce"] = ab
     what = settings[0][0].split("=")[0].strip()
     fig = figures.training_curves(ab, window=10, title=f"REINFORCE on {name}: ablation of {what}",
-                                  ylabel="validation accuracy of the rollout")
+                                  ylabel="validation accuracy of the rollout", xlabel="rollout")
     return ctx.save_fig(fig, f"fig17_ablation_reinforce_{name}")
 
 
@@ -564,7 +566,17 @@ def _summary(reports: list[StepReport], ctx: Context, echo) -> None:
     files = [f for r in reports for f in r.files]
     n_png = sum(1 for f in files if f.suffix == ".png")
     n_tab = sum(1 for f in files if f.suffix == ".md")
-    echo(f"  wrote {len(files)} files: {n_png} figures (PNG + PDF), {n_tab} tables (Markdown + LaTeX + CSV)")
+    index = out / "index.md"
+    lines = [f"# Main job output ({'quick' if ctx.cfg.quick else 'full'} run)", "",
+             "| step | status | seconds | files |", "|:--|:--|--:|:--|"]
+    for r in reports:
+        names = ", ".join(f"[{f.name}]({f.relative_to(out).as_posix()})" for f in r.files if f.is_relative_to(out))
+        lines.append(f"| {r.name} | {r.status}{(': ' + r.detail) if r.detail else ''} | {r.seconds:.1f} | {names} |")
+    lines += [""] + [f"- {n}" for n in ctx.notes]
+    with paths.atomic_write(index, suffix=".md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    echo(f"  wrote {len(files)} files: {n_png} figures (PNG + PDF), {n_tab} tables (Markdown + LaTeX + CSV); "
+         f"index: {index}")
 
 
 def cli_figures(args) -> int:

@@ -42,6 +42,8 @@ def test_run_reports_missing_and_failed_steps_and_keeps_going(tmp_path, monkeypa
     text = "\n".join(lines)
     assert "[MISSING] first" in text and "[FAILED ] second" in text and "[ok     ] third" in text
     assert "wrote 1 files" in text
+    index = (tmp_path / "index.md").read_text()
+    assert "| first | missing: the moons table is not built |" in index and "[a.txt](a.txt)" in index
     monkeypatch.setattr(main_job, "run", lambda cfg: reports)
     assert main_job.cli_figures(argparse.Namespace(quick=True, out=str(tmp_path), benchmark="moons")) == 1
 
@@ -131,6 +133,7 @@ def test_quick_main_job_writes_every_figure_and_table(tmp_path):
     assert set(ep.agent) == {"random_search", "random_walk", "local_search"}
     tests = pd.read_csv(tmp_path / "improvement_tests_moons.csv")
     assert set(tests.agent) == set(ep.agent) and tests["normaltest_p"].between(0, 1).all()
+    assert "| protocol moons | ok |" in (tmp_path / "index.md").read_text()
     # NAS-Bench-201 joins when its table is beside the project
     if main_job.nb201_path() is not None:
         assert _nontrivial(tmp_path / "fig10_best_so_far_nb201.png", 10_000)

@@ -102,19 +102,21 @@ def test_bootstrap_matches_scipy(method, scipy_method):
 def test_bootstrap_counts_equal_index_resampling():
     # the multinomial counts of each resample are exactly those of drawing indices
     x = np.maximum.accumulate(np.round(np.random.default_rng(0).random((300, 40)), 3), axis=1)
-    dist = stats.bootstrap_mean_ci(x, n_resamples=200, seed=5, keep_distribution=True).distribution
-    rng = np.random.default_rng(5)
-    naive = np.array([x[rng.integers(0, 300, size=300, dtype=np.int32)].mean(axis=0) for _ in range(200)])
-    np.testing.assert_allclose(dist, naive, atol=1e-7)
+    dist = stats.bootstrap_mean_ci(x, n_resamples=40, seed=5, keep_distribution=True).distribution
+    naive = []
+    for rng in stats.resample_generators(5, 40):  # blocks of RESAMPLE_BLOCK resamples
+        for _ in range(min(stats.RESAMPLE_BLOCK, 40 - len(naive))):
+            naive.append(x[rng.integers(0, 300, size=300, dtype=np.int32)].mean(axis=0))
+    np.testing.assert_allclose(dist, np.array(naive), atol=1e-7)
 
 
-def test_bootstrap_sparse_and_dense_paths_agree():
-    x = np.maximum.accumulate(np.round(0.93 - np.random.default_rng(1).gamma(2, 0.01, (500, 60)), 4), axis=1)
-    a = stats._resample_means(x, 150, np.random.default_rng(9), 2**20, sparse=True)
-    b = stats._resample_means(x, 150, np.random.default_rng(9), 2**20, sparse=False)
-    c = stats._resample_means(x, 150, np.random.default_rng(9), 2**26, sparse=None)  # one chunk
+def test_bootstrap_paths_and_threads_agree():
+    x = np.maximum.accumulate(np.round(0.93 - np.random.default_rng(1).gamma(2, 0.01, (500, 300)), 4), axis=1)
+    a = stats._resample_means(x, 70, seed=9, sparse=True, workers=1)
+    b = stats._resample_means(x, 70, seed=9, sparse=False, workers=1)
+    c = stats._resample_means(x, 70, seed=9, sparse=None, workers=3)
     np.testing.assert_allclose(a, b, atol=1e-7)
-    np.testing.assert_allclose(a, c, atol=1e-7)
+    np.testing.assert_array_equal(a, c)  # same blocks, same generators: identical
 
 
 def test_bootstrap_hand_cases():

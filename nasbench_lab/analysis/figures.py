@@ -473,7 +473,7 @@ def throughput(frame: pd.DataFrame):
 # Fig. 17-19: training curves (ablations)
 # --------------------------------------------------------------------------------------
 def training_curves(curves: pd.DataFrame, window: int = 10, title: str = "Mean validation accuracy during training",
-                    ylabel: str = "mean validation accuracy", percent: bool = True):
+                    ylabel: str = "mean validation accuracy", percent: bool = True, xlabel: str = "training step"):
     """Fig. 17-19: smoothed mean of a logged value over training steps, one line per setting.
 
     ``curves``: columns ``setting``, ``step``, ``value`` (and optionally ``seed``): the
@@ -497,8 +497,8 @@ def training_curves(curves: pd.DataFrame, window: int = 10, title: str = "Mean v
             wide = g.pivot_table(index="step", columns="seed", values="value").sort_index()
             sm = np.column_stack([stats.moving_average(wide[c].ffill().to_numpy(), window) for c in wide])
             ax.fill_between(wide.index, np.nanmin(sm, axis=1), np.nanmax(sm, axis=1), color=pal[s], alpha=0.2, lw=0)
-    ax.set_xlabel("training step")
-    ax.set_ylabel(f"{ylabel} (SMA, N={window})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{ylabel} (SMA, N={window})" if window > 1 else ylabel)
     if percent:
         _pct(ax, "y")
     ax.set_title(title)
