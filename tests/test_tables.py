@@ -118,3 +118,9 @@ def test_budget_table_rejects_bad_budgets_and_missing_file(tmp_path):
         tables.load_published(path=tmp_path / "none.csv")
     with pytest.raises(ValueError, match="tables"):
         tables.paper_table(3)
+
+
+def test_latex_escapes_unknown_agent_names():
+    long = tables.budget_table(_queries(agent="my_agent&co"), budgets=(10,), n_resamples=100, published=pd.DataFrame())
+    tex = tables.to_latex(long)
+    assert r"my\_agent\&co" in tex and "my_agent&co" not in tex

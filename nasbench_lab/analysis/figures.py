@@ -247,10 +247,12 @@ def initial_vs_improvement(episodes: pd.DataFrame, which: str = "auto", levels: 
         shown = sub if len(sub) <= max_points else sub.iloc[np.sort(rng.choice(len(sub), max_points, replace=False))]
         ax.scatter(shown["initial"], shown["improvement"], s=3, alpha=0.3, color=agent_colour(agent),
                    rasterized=True, linewidths=0)
-        for lv in levels:
+        for j, lv in enumerate(levels):
             ax.plot(xs, lv - xs, ls="--", lw=0.9, color="0.3")
-            ax.annotate(f"{100 * lv:g}%", xy=(x0, lv - x0), fontsize=7, color="0.3",
-                        xytext=(2, -8), textcoords="offset points")
+            xl = x0 + (0.04 + 0.22 * j) * (x1 - x0)   # staggered labels: final accuracy
+            if y0 <= lv - xl <= y1:
+                ax.annotate(f"final {100 * lv:g}%", xy=(xl, lv - xl), fontsize=7, color="0.2",
+                            xytext=(2, 2), textcoords="offset points")
         ax.fill_between(xs, 1.0 - xs, max(y1, 1.0 - x0) + 1, color="tab:red", alpha=0.15, lw=0,
                         label="final > 100%")
         ax.axhline(0, color="black", lw=0.6)

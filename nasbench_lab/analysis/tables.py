@@ -177,8 +177,18 @@ def wide_table(long: pd.DataFrame, style: str = "plain", bold_best: bool = True)
             [(a, b.replace("μ ± σ", r"$\mu \pm \sigma$").replace("%", r"\%").replace("#", r"\#")) for a, b in table.columns])
     cites = long.drop_duplicates("algorithm").set_index("algorithm")["citation"]
     table.index = [f"{a} {cites.get(a)}" if cites.get(a) and cites.get(a) != "paper" else a for a in table.index]
+    if style == "latex":
+        table.index = [_tex_escape(a) for a in table.index]
     table.index.name = "Algorithm"
     return table
+
+
+_TEX = str.maketrans({"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                      "_": r"\_", "{": r"\{", "}": r"\}"})
+
+
+def _tex_escape(text: str) -> str:
+    return str(text).translate(_TEX)
 
 
 def to_markdown(long: pd.DataFrame, caption: str | None = None) -> str:

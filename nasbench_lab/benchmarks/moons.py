@@ -289,7 +289,7 @@ class MoonsTrainer(Benchmark):
         """Per-seed result dicts for one chain (from the cache where present)."""
         chain = self.space.validate(arch)
         seeds = self.seeds if seeds is None else tuple(int(s) for s in seeds)
-        found = {s: self.store.get(chain.key, s, self._digest) for s in seeds} if self.store else {}
+        found = {s: self.store.get(chain.key, s, self._digest) for s in seeds} if self.store is not None else {}
         missing = [s for s in seeds if found.get(s) is None]
         if missing:
             with _torch_threads(self.threads):
@@ -299,7 +299,7 @@ class MoonsTrainer(Benchmark):
                 found[s] = {k: float(v[i]) for k, v in res.items()}
                 found[s]["parameters"] = chain.parameters
                 rows.append((chain.key, s, found[s]))
-            if self.store:
+            if self.store is not None:
                 self.store.put_many(rows, self._digest)
         return [found[s] for s in seeds]
 

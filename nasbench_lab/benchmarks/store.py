@@ -105,6 +105,9 @@ class ResultStore:
     def __len__(self) -> int:
         return self._connect().execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
+    def __bool__(self) -> bool:  # an empty store is still a store (``if store:`` stays True)
+        return True
+
     # -- writing ----------------------------------------------------------------------
     def put(self, arch_key: str, seed: int, config: str, metrics: Mapping) -> None:
         """Store one result (replacing an earlier one) and commit at once."""
