@@ -128,7 +128,11 @@ def test_quick_main_job_writes_every_figure_and_table(tmp_path):
     table = pd.read_csv(tmp_path / "table_best_so_far_moons.csv")
     ours = table[table.source == "ours"]
     assert set(ours.agent) == {"random_search", "random_walk", "local_search", "reinforce"}
-    assert ours["mean"].between(0.5, 1.0).all() and (ours["ci_low"] <= ours["ci_high"]).all()
+    known = ours[ours["mean"].notna()]
+    assert known["mean"].between(0.5, 1.0).all() and (known["ci_low"] <= known["ci_high"]).all()
+    # N/A only where no run had reported yet: local search before its first step ends
+    unknown = ours[ours["mean"].isna()]
+    assert set(unknown.agent) <= {"local_search"} and (unknown["queries"] == 0).all()
     ep = pd.read_parquet(tmp_path / "results" / "moons_episodes.parquet")
     assert set(ep.agent) == {"random_search", "random_walk", "local_search"}
     tests = pd.read_csv(tmp_path / "improvement_tests_moons.csv")

@@ -60,7 +60,7 @@ class ReinforceConfig:
     """moving-average factor of the reward baseline (per update)"""
     entropy_coef: float = 0.02
     """initial weight of the entropy bonus"""
-    entropy_decay: float = 0.99
+    entropy_decay: float = 0.995
     """factor applied to the entropy weight after every update"""
     advantage_scale: float = 10.0
     """rewards are fractions in [0, 1]; advantages are multiplied by this"""
