@@ -460,3 +460,25 @@ def test_nb101_state_is_its_key_whatever_the_labelling(nb101_space):
         env._nbr.clear()
         assert shown == [space.key(a) for a in env.shown_neighbours(rep)]
     assert differs > 0
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nb101_enum")
+def test_nb101_compiled_table_build_matches_space_neighbours(nb101_space, nb101_keys, tmp_path):
+    """The whole 423,624-row table by the compiled batch path (2 processes, tens of seconds)."""
+    from nasbench_lab.env.tables import nb101_enumeration_table
+
+    space = nb101_space
+    table = nb101_enumeration_table(workers=2, chunk=20_000, progress=False)
+    assert table.n_rows == len(nb101_keys) == 423_624
+    assert table.fingerprint == keys_fingerprint(nb101_keys)
+    counts = table.counts
+    assert counts.min() >= 1 and 25 < counts.mean() < 27 and counts.max() <= 113
+    archs = space.enumerate()
+    row_of = {str(k): i for i, k in enumerate(nb101_keys)}
+    for r in np.random.default_rng(5).integers(len(nb101_keys), size=300).tolist():
+        expect = [row_of[space.key(a)] for a in space.neighbours(archs[r])]
+        assert table.neighbours(r).tolist() == expect
+    table.save(tmp_path / "t.npz")
+    again = NeighbourTable.load(tmp_path / "t.npz")
+    assert np.array_equal(again.offsets, table.offsets) and np.array_equal(again.targets, table.targets)

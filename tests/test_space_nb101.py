@@ -303,6 +303,83 @@ def test_uniform_size_sampler_draws_every_size_about_equally():
     assert bananas[7] < 20 and sum(bananas.values()) == 400
 
 
+def _one_proposal(n: int, u: int) -> list:
+    """Row masks of proposal ``u``: bit k is the k-th upper-triangular entry, row-major."""
+    rows, k = [0] * n, 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            rows[i] |= (u >> k & 1) << j
+            k += 1
+    return rows
+
+
+def _prunable(n: int, rows: list) -> bool:
+    try:
+        nb101._h.prune(n, rows, (0,) + (1,) * (n - 2) + (4,))
+    except InvalidArchitecture:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("n", range(2, 8))
+def test_acceptance_tables_agree_with_the_one_at_a_time_checks(n):
+    """The batched samplers accept exactly the proposals the plain rejection loops accept."""
+    full, rate = nb101._accept_table("full", n)
+    m = n * (n - 1) // 2
+    assert len(full) == 2 ** m
+    us = range(2 ** m) if m <= 10 else np.random.default_rng(n).integers(0, 2 ** m, 3000).tolist()
+    for u in us:
+        rows = _one_proposal(n, u)
+        expect = nb101._h.is_full(n, rows) and sum(r.bit_count() for r in rows) <= 9
+        assert full[u] == expect, (n, u)
+    assert rate == pytest.approx(full.mean())
+    if n == 3:  # 0->1->2 with or without 0->2
+        assert sorted(np.flatnonzero(full).tolist()) == [0b101, 0b111]
+    if n == 7:
+        prunable, _ = nb101._accept_table("prunable", 7)
+        for u in np.random.default_rng(0).integers(0, 2 ** 21, 3000).tolist():
+            assert prunable[u] == _prunable(7, _one_proposal(7, u)), u
+
+
+def test_uniform_size_sampler_is_uniform_over_valid_graphs_of_a_size():
+    """Rejection with uniform proposals: within a size every valid graph and label equally likely."""
+    rng = np.random.default_rng(3)
+    three = [c for c in (nb101.sample(rng) for _ in range(3000)) if c.num_vertices == 3]
+    assert 420 < len(three) < 580  # 500 expected
+    edges = Counter(c.num_edges for c in three)  # the chain (2 edges) or the chain plus 0->2
+    assert set(edges) == {2, 3} and abs(edges[2] - edges[3]) < 0.2 * len(three)
+    labels = Counter(c.ops[1] for c in three)
+    assert set(labels) == {C3, C1, MP} and min(labels.values()) > len(three) / 3 * 0.75
+    # 4 vertices: the 10 valid graphs (of 64 proposals with 6 coin flips) about equally often
+    four = [c for c in (nb101.sample(rng) for _ in range(3000)) if c.num_vertices == 4]
+    graphs = Counter(c.matrix.tobytes() for c in four)
+    assert len(graphs) == int(nb101._accept_table("full", 4)[0].sum()) == 10
+    assert min(graphs.values()) > len(four) / 10 * 0.6
+
+
+def test_compiled_candidates_are_the_python_moves_in_order():
+    jit = nb101._jit()
+    if not jit:
+        pytest.skip("numba unavailable")
+    rng = np.random.default_rng(11)
+    cells = [nb101.sample(rng) for _ in range(150)] + [nb101.sample_bananas(rng) for _ in range(150)]
+    packed = [nb101._pack(c._n, c._rows, c._codes) for c in cells]
+    off, cn, ca, cc = jit.candidates_batch(np.array([c._n for c in cells]), np.array([p[0] for p in packed]),
+                                           np.array([p[1] for p in packed]))
+    assert off[0] == 0 and len(off) == len(cells) + 1
+    for k, c in enumerate(cells):
+        expect = [(m[0], *nb101._pack(*m)) for m in nb101._candidates(c._n, c._rows, c._codes)]
+        got = list(zip(*(x[off[k]:off[k + 1]].tolist() for x in (cn, ca, cc))))
+        assert got == expect
+
+
+def test_neighbour_paths_agree_without_an_enumeration(monkeypatch):
+    monkeypatch.setattr(nb101, "_ENUM", {})  # no loaded enumeration: the md5-kernel path
+    rng = np.random.default_rng(12)
+    for c in [nb101.sample(rng) for _ in range(100)] + [nb101.sample_bananas(rng) for _ in range(100)]:
+        assert nb101._neighbour_data(c) == nb101._neighbour_data_python(c)
+
+
 # -- neighbour moves ----------------------------------------------------------------------
 def test_neighbours_of_a_chain_cover_the_five_moves():
     c = Cell([[0, 1, 0], [0, 0, 1], [0, 0, 0]], ["input", MP, "output"])
@@ -483,3 +560,25 @@ def test_unreadable_cache_is_rebuilt(enum_path, tmp_path, monkeypatch):
     monkeypatch.setattr(nb101, "build_enumeration", fake_build)
     assert len(nb101.enumeration_arrays(bad)["keys"]) == 423_624
     assert calls == [bad]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nb101_enum")
+def test_enumeration_lookup_path_gives_the_md5_neighbours(enum_path, monkeypatch):
+    """With an enumeration loaded, neighbours map to rows by the 64-bit refinement hash
+    (unique over the space) instead of md5: the same keys, cells and order."""
+    d = nb101._load(enum_path)
+    index = nb101._enum_index(d)
+    assert index is not None and len(np.unique(index[0])) == 423_624
+    monkeypatch.setattr(nb101, "_ENUM", {str(enum_path): d})
+    keys = nb101.enumeration_arrays(enum_path)["keys"]
+    rng = np.random.default_rng(4)
+    idx = rng.choice(len(keys), 300, replace=False)
+    cells = [nb101.cell_at(int(i), enum_path) for i in idx] + [nb101.sample(rng) for _ in range(100)]
+    for c in cells:
+        fast = nb101._neighbour_data(c)
+        assert fast == nb101._neighbour_data_python(c)
+        assert [n.key for n in nb101.neighbours(c)] == fast[1]
+    off, targets = nb101.neighbour_rows_batch(d["n"][idx], d["adj"][idx], d["codes"][idx], idx, d)
+    for k, c in enumerate(cells[:300]):
+        assert keys[targets[off[k]:off[k + 1]]].tolist() == nb101.neighbour_keys(c)

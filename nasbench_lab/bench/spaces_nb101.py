@@ -5,7 +5,9 @@ and the official string algorithm), of ``Cell(matrix, ops).key`` end to end on f
 (validation and pruning included) and of ``hash_batch``, with their ratios against the
 reference measured in the same process; the enumeration build time (from the cache
 metadata; ``quick`` never builds), the cache load time, and neighbour generations per second
-with the neighbour-count distribution.
+with the neighbour-count distribution (the enumeration-lookup path, the md5-kernel path and the
+plain-Python candidates, and the batched table-build path); sampler draws per second against
+the one-proposal-at-a-time rejection loop of the same law.
 """
 from __future__ import annotations
 
@@ -133,16 +135,83 @@ def neighbours(quick: bool) -> list:
     t_cells = _per_item(nb101.neighbours, cells, 3 if not quick else 1)
     t_keys = _per_item(nb101.neighbour_keys, cells, 3 if not quick else 1)
     counts = np.array([len(nb101.neighbour_keys(c)) for c in cells])
-    return [
-        ("neighbours(cell) generations/s", 1 / t_cells, "cells/s", f"{t_cells * 1e3:.2f} ms/cell, {note}"),
-        ("neighbour_keys(cell) generations/s", 1 / t_keys, "cells/s", f"{t_keys * 1e3:.2f} ms/cell"),
+    path = "enumeration lookup" if nb101._loaded_enumeration() is not None else "md5 kernel"
+    loaded = dict(nb101._ENUM)
+    nb101._ENUM.clear()  # without a loaded enumeration: every candidate md5-hashed
+    try:
+        t_md5 = _per_item(nb101.neighbour_keys, cells, 3 if not quick else 1)
+    finally:
+        nb101._ENUM.update(loaded)
+    t_py = _per_item(lambda c: nb101._neighbour_data_python(c), cells[: count // 4], 1)
+    rows = []
+    if loaded:
+        d = nb101._load()
+        idx = rng.choice(nb101.SIZE, 2000 if quick else 20000, replace=False)
+        args = (d["n"][idx], d["adj"][idx], d["codes"][idx], idx, d)
+        nb101.neighbour_rows_batch(*args)
+        t_rows = median_time(lambda: nb101.neighbour_rows_batch(*args), repeat=3) / len(idx)
+        rows.append(("neighbour_rows_batch (table build path) cells/s", 1 / t_rows, "cells/s",
+                     f"{t_rows * 1e6:.1f} us/cell, one process"))
+    return rows + [
+        ("neighbours(cell) generations/s", 1 / t_cells, "cells/s", f"{t_cells * 1e3:.3f} ms/cell, {note}"),
+        ("neighbour_keys(cell) generations/s", 1 / t_keys, "cells/s", f"{t_keys * 1e3:.3f} ms/cell, {path}"),
+        ("neighbour_keys(cell), md5 kernel path", 1 / t_md5, "cells/s", f"{t_md5 * 1e3:.3f} ms/cell, "
+         "no enumeration loaded"),
+        ("neighbour_keys(cell), previous path", 1 / t_py, "cells/s", f"{t_py * 1e3:.3f} ms/cell, Python candidates + md5 kernel"),
+        ("  ratio neighbour_keys vs previous path", t_py / t_keys, "x", "same process"),
         ("neighbours per cell: mean", float(counts.mean()), "", f"min {counts.min()}, median "
          f"{int(np.median(counts))}, max {counts.max()} over {count} cells"),
     ]
 
 
+def _reference_sample(rng: np.random.Generator, n: int):
+    """The one-proposal-at-a-time rejection loop (the law ``nb101.sample`` keeps), for the ratio."""
+    from ..spaces import nb101
+
+    while True:
+        bits = rng.integers(0, 2, size=n * (n - 1) // 2).tolist()
+        rows, k = [0] * n, 0
+        for i in range(n):
+            for j in range(i + 1, n):
+                rows[i] |= bits[k] << j
+                k += 1
+        codes = (0, *rng.integers(1, 4, size=n - 2).tolist(), 4)
+        if nb101._h.is_full(n, rows) and sum(r.bit_count() for r in rows) <= nb101.MAX_EDGES:
+            return nb101.Cell._trusted(n, tuple(rows), codes)
+
+
+def samplers(quick: bool) -> list:
+    from ..spaces import nb101
+
+    draws = 300 if quick else 2000
+    repeat = 3 if quick else 5
+    rng = np.random.default_rng(0)
+    for n in range(2, 8):  # the acceptance tables are built once per process, not timed
+        nb101._accept_table("full", n)
+    nb101._accept_table("prunable", nb101.MAX_VERTICES)
+
+    def per_draw(fn, count):
+        return median_time(lambda: [fn(rng) for _ in range(count)], repeat=repeat) / count
+
+    t_sample = per_draw(nb101.sample, draws)
+    t_bananas = per_draw(nb101.sample_bananas, draws)
+    t_uniform = per_draw(nb101.sample_uniform, draws) if nb101.enumeration_cached() else float("nan")
+    ref_count = max(20, draws // 20)
+    t_ref = per_draw(lambda r: _reference_sample(r, int(r.integers(2, 8))), ref_count)
+    return [
+        ("sample (uniform size, batched rejection) draws/s", 1 / t_sample, "draws/s",
+         f"{t_sample * 1e3:.3f} ms/draw, md5 key included"),
+        ("  one-at-a-time rejection loop (same law) draws/s", 1 / t_ref, "draws/s",
+         f"{t_ref * 1e3:.2f} ms/draw"),
+        ("  ratio sample vs one-at-a-time loop", t_ref / t_sample, "x", "same process, median"),
+        ("sample_bananas draws/s", 1 / t_bananas, "draws/s", f"{t_bananas * 1e3:.3f} ms/draw"),
+        ("sample_uniform draws/s", 1 / t_uniform, "draws/s",
+         "enumeration loaded" if t_uniform == t_uniform else "no enumeration cache"),
+    ]
+
+
 def _section(quick: bool) -> list:
-    return hashing(quick) + enumeration(quick) + neighbours(quick)
+    return hashing(quick) + samplers(quick) + enumeration(quick) + neighbours(quick)
 
 
 SECTIONS = {"spaces-nb101": _section}

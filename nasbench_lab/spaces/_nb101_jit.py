@@ -1436,3 +1436,335 @@ def blake2s_batch(ns, adjs, codes):
     for i in range(ns.shape[0]):
         _b2_key(ns[i], adjs[i], codes[i], h, new, buf, idx, w, hs, out, i)
     return out
+
+
+# -- neighbour candidates (the five moves of ``nb101._candidates``, same order) --------------
+@njit(cache=True, nogil=True)
+def _emit(out_n, out_adj, out_code, m, n, rows, codes):
+    """Append one candidate (n, packed rows, packed codes); returns the new count."""
+    adj = 0
+    code = 0
+    for i in range(n):
+        adj |= rows[i] << (7 * i)
+        code |= codes[i] << (3 * i)
+    out_n[m] = n
+    out_adj[m] = adj
+    out_code[m] = code
+    return m + 1
+
+
+@njit(cache=True, nogil=True)
+def _popcount(x):
+    c = 0
+    while x:
+        x &= x - 1
+        c += 1
+    return c
+
+
+@njit(cache=True, nogil=True)
+def _is_full(n, rows):
+    cols = 0
+    for v in range(n - 1):
+        if rows[v] == 0:
+            return False
+        cols |= rows[v]
+    return (cols | 1) == (1 << n) - 1
+
+
+@njit(cache=True, nogil=True)
+def _cell_candidates(n, adj, code, out_n, out_adj, out_code, m):
+    """Write the candidates of one pruned cell from position ``m``; returns the new count.
+
+    Exactly the tuples of ``nb101._candidates`` (and ``_remove_vertex``) in their order.
+    """
+    rows = np.zeros(8, np.int64)
+    codes = np.zeros(8, np.int64)
+    new = np.zeros(8, np.int64)
+    newc = np.zeros(8, np.int64)
+    pp = np.zeros(49, np.int64)
+    ps = np.zeros(49, np.int64)
+    preds = np.zeros(7, np.int64)
+    succs = np.zeros(7, np.int64)
+    for i in range(n):
+        rows[i] = (adj >> (7 * i)) & 0x7F
+        codes[i] = (code >> (3 * i)) & 7
+    edges = 0
+    for i in range(n):
+        edges += _popcount(rows[i])
+    # 1. remove an interior vertex v, reconnecting predecessors to successors
+    for v in range(1, n - 1):
+        npred = 0
+        for u in range(v):
+            if (rows[u] >> v) & 1:
+                preds[npred] = u
+                npred += 1
+        nsucc = 0
+        for w in range(v + 1, n):
+            if (rows[v] >> w) & 1:
+                succs[nsucc] = w
+                nsucc += 1
+        base = np.zeros(8, np.int64)
+        for u in range(n):
+            base[u] = rows[u] & ~(1 << v)
+        base[v] = 0
+        npairs = 0
+        for a in range(npred):
+            for b in range(nsucc):
+                p = preds[a]
+                s = succs[b]
+                if not (base[p] >> s) & 1:
+                    pp[npairs] = p
+                    ps[npairs] = s
+                    npairs += 1
+        has_in = 0
+        for u in range(n):
+            if u != v:
+                has_in |= base[u]
+        edges0 = 0
+        for u in range(n):
+            edges0 += _popcount(base[u])
+        low = (1 << v) - 1
+        for subset in range(1 << npairs):
+            if edges0 + _popcount(subset) > 9:
+                continue
+            for u in range(n):
+                new[u] = base[u]
+            for k in range(npairs):
+                if (subset >> k) & 1:
+                    new[pp[k]] |= 1 << ps[k]
+            inn = has_in
+            for a in range(npred):
+                inn |= new[preds[a]]
+            ok = True
+            for a in range(npred):
+                if new[preds[a]] == 0:
+                    ok = False
+            for b in range(nsucc):
+                if not (inn >> succs[b]) & 1:
+                    ok = False
+            if not ok:
+                continue
+            t = 0
+            nr = np.zeros(8, np.int64)
+            nc = np.zeros(8, np.int64)
+            for u in range(n):
+                if u != v:
+                    r = new[u]
+                    nr[t] = (r & low) | ((r >> 1) & ~low)
+                    nc[t] = codes[u]
+                    t += 1
+            m = _emit(out_n, out_adj, out_code, m, n - 1, nr, nc)
+    # 2. add a vertex between a and a later b (all three labels)
+    if n < 7 and edges + 2 <= 9:
+        for a in range(n - 1):
+            low = (1 << (a + 1)) - 1
+            for b in range(a + 1, n):
+                nb = b + 1
+                t = 0
+                for u in range(a + 1):
+                    r = rows[u]
+                    new[t] = (r & low) | ((r & ~low) << 1)
+                    newc[t] = codes[u]
+                    t += 1
+                new[t] = 1 << nb
+                t += 1
+                for u in range(a + 1, n):
+                    r = rows[u]
+                    new[t] = (r & low) | ((r & ~low) << 1)
+                    newc[t] = codes[u]
+                    t += 1
+                new[a] |= 1 << (a + 1)
+                for c in range(1, 4):
+                    newc[a + 1] = c
+                    m = _emit(out_n, out_adj, out_code, m, n + 1, new, newc)
+    # 3. change a vertex label
+    for v in range(1, n - 1):
+        for c in range(1, 4):
+            if c != codes[v]:
+                for u in range(n):
+                    newc[u] = codes[u]
+                newc[v] = c
+                m = _emit(out_n, out_adj, out_code, m, n, rows, newc)
+    # 4. remove an edge, if every vertex stays on an input->output path
+    for i in range(n - 1):
+        for j in range(i + 1, n):
+            if (rows[i] >> j) & 1:
+                for u in range(n):
+                    new[u] = rows[u]
+                new[i] &= ~(1 << j)
+                if _is_full(n, new):
+                    m = _emit(out_n, out_adj, out_code, m, n, new, codes)
+    # 5. add an edge a -> b (either direction, no cycle, edge limit)
+    if edges < 9:
+        desc = np.zeros(8, np.int64)
+        for v in range(n - 1, -1, -1):
+            d = rows[v]
+            for w in range(v + 1, n):
+                if (rows[v] >> w) & 1:
+                    d |= desc[w]
+            desc[v] = d
+        for a in range(n - 1):
+            for b in range(1, n):
+                if a == b or (rows[a] >> b) & 1 or (b < a and (rows[b] >> a) & 1):
+                    continue
+                if a < b:
+                    for u in range(n):
+                        new[u] = rows[u]
+                    new[a] |= 1 << b
+                    m = _emit(out_n, out_adj, out_code, m, n, new, codes)
+                elif not (desc[b] >> a) & 1:
+                    for u in range(n):
+                        new[u] = rows[u]
+                    new[a] |= 1 << b
+                    # topological renumbering, smallest ready vertex first (``topo_sort``)
+                    indeg = np.zeros(8, np.int64)
+                    for u in range(n):
+                        for w in range(n):
+                            if (new[u] >> w) & 1:
+                                indeg[w] += 1
+                    placed = 0
+                    order = np.zeros(8, np.int64)
+                    pos = np.zeros(8, np.int64)
+                    for t in range(n):
+                        pick = -1
+                        for u in range(n):
+                            if indeg[u] == 0 and not (placed >> u) & 1:
+                                pick = u
+                                break
+                        placed |= 1 << pick
+                        order[t] = pick
+                        pos[pick] = t
+                        for w in range(n):
+                            if (new[pick] >> w) & 1:
+                                indeg[w] -= 1
+                    nr = np.zeros(8, np.int64)
+                    nc = np.zeros(8, np.int64)
+                    for u in range(n):
+                        r = 0
+                        for w in range(n):
+                            if (new[u] >> w) & 1:
+                                r |= 1 << pos[w]
+                        nr[pos[u]] = r
+                        nc[pos[u]] = codes[u]
+                    m = _emit(out_n, out_adj, out_code, m, n, nr, nc)
+    return m
+
+
+#: room for the candidates of one cell (the most any cell of the space has is far below)
+_CAND_ROOM = 2048
+
+
+@njit(cache=True, nogil=True)
+def candidates_batch(ns, adjs, codes):
+    """Candidates of N pruned cells: (offsets (N+1,), n, adj, codes) in ``_candidates`` order."""
+    cap = max(_CAND_ROOM, ns.shape[0] * 40)
+    out_n = np.empty(cap, np.int64)
+    out_adj = np.empty(cap, np.int64)
+    out_code = np.empty(cap, np.int64)
+    offsets = np.zeros(ns.shape[0] + 1, np.int64)
+    m = 0
+    for i in range(ns.shape[0]):
+        if m + _CAND_ROOM > cap:
+            cap = 2 * cap + _CAND_ROOM
+            a = np.empty(cap, np.int64)
+            b = np.empty(cap, np.int64)
+            c = np.empty(cap, np.int64)
+            a[:m] = out_n[:m]
+            b[:m] = out_adj[:m]
+            c[:m] = out_code[:m]
+            out_n, out_adj, out_code = a, b, c
+        m = _cell_candidates(ns[i], adjs[i], codes[i], out_n, out_adj, out_code, m)
+        offsets[i + 1] = m
+    return offsets, out_n[:m], out_adj[:m], out_code[:m]
+
+
+# -- a fast 64-bit refinement hash (for lookups against the enumeration) ----------------------
+@njit(cache=True, nogil=True)
+def _mix(x):
+    """splitmix64 finaliser (a bijection on 64-bit words)."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def _fold(acc, x):
+    return _mix(acc * np.uint64(0x9E3779B97F4A7C15) + x + np.uint64(0x632BE59BD9B4E019))
+
+
+@njit(cache=True, nogil=True)
+def _sort_small(a, m):
+    for i in range(1, m):
+        t = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > t:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = t
+
+
+@njit(cache=True, nogil=True)
+def wl64_batch(ns, adjs, codes):
+    """A 64-bit hash of N pruned cells with the refinement structure of the module hash.
+
+    Same steps as the md5 key (initial (out-degree, in-degree, label) per vertex; ``n``
+    rounds of sorted in-neighbour values | sorted out-neighbour values | own value; the
+    sorted multiset at the end) with a cheap integer mix in place of md5. So two cells with
+    the same md5 key get the same value; the converse is checked over the enumeration by
+    its users (every value unique there), which then map any cell to its row by this hash.
+    """
+    out = np.empty(ns.shape[0], np.uint64)
+    h = np.zeros(8, np.uint64)
+    new = np.zeros(8, np.uint64)
+    tmp = np.zeros(8, np.uint64)
+    ins = np.zeros((8, 8), np.int64)
+    outs = np.zeros((8, 8), np.int64)
+    nin = np.zeros(8, np.int64)
+    nout = np.zeros(8, np.int64)
+    for c in range(ns.shape[0]):
+        n = ns[c]
+        adj = adjs[c]
+        code = codes[c]
+        for v in range(n):
+            nin[v] = 0
+            nout[v] = 0
+        for v in range(n):
+            r = (adj >> (7 * v)) & 0x7F
+            for w in range(v + 1, n):
+                if (r >> w) & 1:
+                    outs[v, nout[v]] = w
+                    nout[v] += 1
+                    ins[w, nin[w]] = v
+                    nin[w] += 1
+        for v in range(n):
+            lab = (code >> (3 * v)) & 7
+            h[v] = _mix(np.uint64((nout[v] * 8 + nin[v]) * 8 + lab + 1))
+        for _ in range(n):
+            for v in range(n):
+                m = nin[v]
+                for t in range(m):
+                    tmp[t] = h[ins[v, t]]
+                _sort_small(tmp, m)
+                acc = np.uint64(1)
+                for t in range(m):
+                    acc = _fold(acc, tmp[t])
+                acc = _fold(acc, np.uint64(0x7C))  # separator
+                m = nout[v]
+                for t in range(m):
+                    tmp[t] = h[outs[v, t]]
+                _sort_small(tmp, m)
+                for t in range(m):
+                    acc = _fold(acc, tmp[t])
+                acc = _fold(acc, np.uint64(0x7C))
+                new[v] = _fold(acc, h[v])
+            for v in range(n):
+                h[v] = new[v]
+        for v in range(n):
+            tmp[v] = h[v]
+        _sort_small(tmp, n)
+        acc = np.uint64(n)
+        for t in range(n):
+            acc = _fold(acc, tmp[t])
+        out[c] = acc
+    return out

@@ -1,0 +1,86 @@
+"""The entry points the issues promise, exercised exactly as written there."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nasbench_lab.benchmarks as benchmarks
+import nasbench_lab.spaces as spaces
+import nasbench_lab.strategies as strategies
+from nasbench_lab.env import IncrementalEnv
+
+
+@pytest.mark.parametrize("name", ["nb101", "nb201", "darts", "mlp"])
+def test_spaces_get_offers_the_contract(name):
+    space = spaces.get(name)
+    rng = np.random.default_rng(0)
+    arch = space.sample(rng)
+    assert space.is_valid(arch)
+    key = space.key(arch)
+    assert isinstance(key, str) and key
+    nbrs = space.neighbours(arch)
+    assert nbrs and all(space.key(n) != key for n in nbrs)
+    assert len({space.key(n) for n in nbrs}) == len(nbrs)
+    enc = space.encode(arch)
+    assert enc.ndim == 1 and enc.shape[0] == space.encoding_size
+    assert space.is_valid(space.mutate(arch, rng))
+
+
+def test_nb101_cell_and_invalid_architecture():
+    from nasbench_lab.spaces.nb101 import Cell
+
+    cell = Cell([[0, 1, 1], [0, 0, 1], [0, 0, 0]], ["input", "conv3x3-bn-relu", "output"])
+    assert len(cell.key) == 32 and len(cell.blake2s_key) == 64
+    with pytest.raises(spaces.InvalidArchitecture):
+        Cell([[0, 1], [1, 0]], ["input", "output"])          # not upper-triangular
+    with pytest.raises(spaces.InvalidArchitecture):
+        Cell([[0, 1], [0, 0]], ["input", "conv5x5", "output"])  # wrong length / unknown op
+
+
+def test_nb201_load_shared_csv_and_counters(shared):
+    path = shared("nasbench201", "nb201_accuracies.csv.gz")
+    bench = benchmarks.load("nb201", path=path, validation="cifar10_valid_12", test="cifar10_test_200")
+    space = spaces.get("nb201")
+    cell = space.sample(np.random.default_rng(1))
+    m = bench.query(cell)
+    assert 0.0 <= m.validation_accuracy <= 1.0 and 0.0 <= m.test_accuracy <= 1.0
+    assert bench.queries == 1
+    assert float(np.max(bench.test)) == pytest.approx(0.9437, abs=5e-5)
+    with pytest.raises(benchmarks.NotInBenchmark):
+        bench.query_key("|nope~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+
+
+def test_moons_and_reinforce_ask_tell():
+    bench = benchmarks.load("moons")
+    assert bench.space.size == 8421
+    strat = strategies.get("reinforce")(bench.space, seed=0)
+    for _ in range(8):
+        arch = strat.ask()
+        strat.tell(arch, bench.query(arch))
+    assert bench.queries == 8
+
+
+def test_incremental_env_and_agents_on_moons():
+    bench = benchmarks.load("moons")
+    env = IncrementalEnv(bench.space, bench, n_neighbours=50, alpha=6.0, max_steps=16, seed=0)
+    obs, info = env.reset(seed=0)
+    assert {"arch", "neighbours", "action_mask"} <= set(info)
+    for name in ("random_search", "random_walk", "local_search"):
+        agent = strategies.get(name)(bench, seed=0)
+        action = agent.act(obs, info)
+        assert 0 <= action <= len(info["neighbours"])
+    agent = strategies.get("local_search")(bench, seed=0)
+    start = bench.query(info["arch"]).validation_accuracy
+    done = False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
+        done = terminated or truncated
+    assert bench.query(info["arch"]).validation_accuracy >= start
+
+
+def test_cli_help_lists_commands(capsys):
+    from nasbench_lab.cli import build_parser
+
+    text = build_parser().format_help()
+    for cmd in ("bench", "download", "import", "build", "figures"):
+        assert cmd in text
