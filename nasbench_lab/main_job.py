@@ -20,7 +20,6 @@ code is 0 only when every step succeeded. Everything is written atomically into
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 import traceback
@@ -30,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import paths
+from .paths import torch_threads as _torch_threads
 
 
 class Missing(RuntimeError):
@@ -204,18 +204,6 @@ def run_search(strategy, bench, rollouts: int) -> "tuple[Any, Any]":
             strategy.tell(arch, m)
             val[i], test[i] = float(m.validation_accuracy), float(m.test_accuracy)
     return val, test
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:

@@ -96,3 +96,25 @@ def default_device(prefer: str | None = None) -> str:
     except ImportError:  # pragma: no cover
         return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None = 1) -> Iterator[None]:
+    """Run a block with ``n`` torch CPU threads (``None``/0: unchanged), then restore.
+
+    Small networks and gathers run several times faster on one thread than on several
+    spinning ones, and far faster when the cores are shared with other work.
+    """
+    if not n:
+        yield
+        return
+    import torch
+
+    old = torch.get_num_threads()
+    if n != old:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        if n != old:
+            torch.set_num_threads(old)

@@ -37,6 +37,7 @@ import numpy as np
 
 from .base import Benchmark, Metrics
 from .store import ResultStore, config_hash
+from ..paths import torch_threads  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------------------
 # configuration
@@ -168,20 +169,6 @@ def _module_class():
                 self.accuracies[name] = correct / len(x)
 
     return CellClassifier
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run the block with ``n`` torch CPU threads (None: unchanged), then restore."""
-    import torch
-
-    old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 @contextlib.contextmanager

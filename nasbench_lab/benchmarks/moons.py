@@ -25,8 +25,6 @@ into ``data/nas_bench_moons.csv.gz`` (see ``data/README.md``).
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
 import dataclasses
 import functools
 import itertools
@@ -39,8 +37,9 @@ import numpy as np
 
 from .. import paths
 from ..spaces.mlp import ACTIVATIONS, Chain, ChainSpace, MAX_LAYERS, WIDTHS
-from .base import Benchmark, BenchmarkFileError, Metrics, NotInBenchmark
+from .base import Benchmark, BenchmarkFileError, Metrics
 from .store import ResultStore, config_hash
+from ..paths import torch_threads as _torch_threads
 
 BUNDLED_FILE = "nas_bench_moons.csv.gz"
 
@@ -93,19 +92,6 @@ def moons_data(config: MoonsConfig = MoonsConfig()) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------------------------------
 # the batched training engine
 # ---------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _torch_threads(n: int | None):
-    import torch
-
-    old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def _init_weights(widths: Sequence[int], seed: int):
     """nn.Linear's default init (uniform +-1/sqrt(fan_in) for weight and bias), from ``seed``.
 

@@ -21,7 +21,6 @@ first use, for agents that need them.
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any, Sequence
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from .incremental import shape_accuracy, shown_positions
 from .tables import NeighbourTable, neighbour_table
+from ..paths import torch_threads  # noqa: F401  (re-exported)
 
 
 def shown_table(table: NeighbourTable, keys: Sequence[str], n_neighbours: int, seed: int,
@@ -309,25 +309,6 @@ def nb101_fixture_benchmark(seed: int = 0):
                              name="nb101-fixture")
     bench.space = space
     return bench
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Temporarily limit torch's intra-op CPU threads (restored afterwards).
-
-    Small gathers on a busy shared CPU run far faster on one thread than on several
-    spinning ones; ``throughput`` measures the torch CPU backend with ``n=1``.
-    """
-    if n is None:
-        yield
-        return
-    import torch
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _time_env(venv: VectorIncrementalEnv, steps: int, repeat: int) -> float:

@@ -28,33 +28,14 @@ best_key          str     key of the best-by-validation architecture so far
 """
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
+from ..paths import torch_threads  # noqa: F401  (re-exported)
 
 RUN_COLUMNS = ("trial", "query", "key", "reward", "validation", "test", "best_validation",
                "best_test", "oracle_test", "best_key")
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None = 1) -> Iterator[None]:
-    """Run a block with ``n`` torch CPU threads, restoring the previous count after.
-
-    Tiny controllers are several times faster on one thread (no thread wake-ups), and
-    much faster when the cores are shared.
-    """
-    import torch
-
-    old = torch.get_num_threads()
-    if n and n != old:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if n and n != old:
-            torch.set_num_threads(old)
 
 
 def space_of(space_or_benchmark: Any):
