@@ -5,8 +5,6 @@ arguments (``seed``, ``workers``, ``out``) and returns an exit code.
 """
 from __future__ import annotations
 
-import importlib
-
 TARGETS: dict[str, str] = {
     "moons": "nasbench_lab.benchmarks.moons:cli_build",
     "nb101-enumeration": "nasbench_lab.spaces.nb101:cli_build_enumeration",
@@ -19,5 +17,6 @@ def cli_build(args) -> int:
         target = TARGETS[args.what]
     except KeyError:
         raise SystemExit(f"unknown build target {args.what!r}; known: {', '.join(sorted(TARGETS))}")
-    module, attr = target.split(":")
-    return int(getattr(importlib.import_module(module), attr)(args) or 0)
+    from .cli import run_target
+
+    return run_target(target, args)

@@ -17,12 +17,14 @@ def _cmd_bench(args) -> int:
     return 0
 
 
-def _lazy(target: str):
-    def call(args) -> int:
-        module, attr = target.split(":")
-        return int(getattr(importlib.import_module(module), attr)(args) or 0)
+def run_target(target: str, args) -> int:
+    """Import ``"module:function"`` and call it with the parsed arguments; its exit code."""
+    module, attr = target.split(":")
+    return int(getattr(importlib.import_module(module), attr)(args) or 0)
 
-    return call
+
+def _lazy(target: str):
+    return lambda args: run_target(target, args)
 
 
 def build_parser() -> argparse.ArgumentParser:

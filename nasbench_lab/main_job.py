@@ -156,15 +156,9 @@ def step_benchmarks(ctx: Context) -> list[Path]:
     return []
 
 
-def _save_frame(frame, path: Path) -> Path:
-    with paths.atomic_write(path, suffix=".parquet") as tmp:
-        frame.to_parquet(tmp, index=False)
-    return path
-
-
 def step_protocol(ctx: Context, name: str) -> list[Path]:
     """The baseline agents through the evaluation protocol on benchmark ``name``."""
-    from .env.protocol import ProtocolConfig, run_protocol
+    from .env.protocol import ProtocolConfig, run_protocol, save_frame
 
     bench = _bench(ctx, name)
     cfg = ctx.cfg
@@ -174,8 +168,8 @@ def step_protocol(ctx: Context, name: str) -> list[Path]:
     ctx.episodes[name] = result.episodes
     ctx.queries[name] = result.queries
     res = cfg.out / "results"
-    return [_save_frame(result.episodes, res / f"{name}_episodes.parquet"),
-            _save_frame(result.queries, res / f"{name}_queries.parquet")]
+    return [save_frame(result.episodes, res / f"{name}_episodes.parquet"),
+            save_frame(result.queries, res / f"{name}_queries.parquet")]
 
 
 def _reinforce_class():
@@ -212,6 +206,7 @@ def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
     from tqdm.auto import tqdm
 
     from .analysis import figures, stats
+    from .env.protocol import save_frame
 
     cls = _reinforce_class()
     bench = _bench(ctx, name)
@@ -225,7 +220,7 @@ def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
                                   "test": test}))
     q = stats.add_best_so_far(pd.concat(rows, ignore_index=True))
     ctx.queries[f"{name}:reinforce"] = q
-    files = [_save_frame(q, cfg.out / "results" / f"{name}_reinforce_queries.parquet")]
+    files = [save_frame(q, cfg.out / "results" / f"{name}_reinforce_queries.parquet")]
     # the search trace of the first run: reward per rollout (smoothed) and best so far
     first = q[q["seed"] == cfg.seed]
     trace = pd.DataFrame({"setting": "validation accuracy of the rollout", "step": first["query"],

@@ -18,7 +18,6 @@ notebook runs at the paper's budgets for a user and at tiny budgets in CI.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import time
 from pathlib import Path
@@ -75,24 +74,6 @@ class BenchmarkStatus:
     how_to_get: str
 
 
-def _module_locate(name: str) -> Path | None:
-    """Ask the benchmark's own module where its default file is (``default_path()``)."""
-    try:
-        module = importlib.import_module(f"nasbench_lab.benchmarks.{name}")
-    except Exception:  # the module may not exist yet or need an optional extra
-        return None
-    for attr in ("default_path", "find", "bundled_path"):
-        fn = getattr(module, attr, None)
-        if callable(fn):
-            try:
-                p = fn()
-            except Exception:
-                continue
-            if p is not None and Path(p).exists():
-                return Path(p)
-    return None
-
-
 def _glob_first(roots: Iterable[Path], patterns: list[str]) -> Path | None:
     for root in roots:
         if root is None or not root.is_dir():
@@ -107,15 +88,12 @@ def _glob_first(roots: Iterable[Path], patterns: list[str]) -> Path | None:
 def locate(name: str) -> Path | None:
     """The file or folder this machine has for benchmark ``name``, or None.
 
-    Looks, in order: the benchmark module's ``default_path()``, the project's ``data/``
-    folder (downloads and caches), and for NAS-Bench-201 the shared real samples
+    Looks, in order: the project's ``data/`` folder (downloads and caches), the bundled
+    files, and for NAS-Bench-201 the shared real samples
     (``paths.shared_data_dir()/nasbench201/nb201_accuracies.csv.gz``).
     """
     if name not in _FILE_PATTERNS:
         raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
-    found = _module_locate(name)
-    if found is not None:
-        return found
     roots = [paths.data_dir(), paths.bundled_dir()]
     found = _glob_first(roots, _FILE_PATTERNS[name])
     if found is not None:
@@ -166,26 +144,11 @@ def optional_caches() -> dict[str, bool]:
 def nb101_enumeration_cached() -> bool:
     """Whether the NAS-Bench-101 enumeration (423,624 cells) is cached (loads in ~1 s)."""
     try:
-        module = importlib.import_module("nasbench_lab.spaces.nb101")
-    except Exception:
+        from .spaces import nb101
+
+        return bool(nb101.enumeration_cached())
+    except Exception:  # the compiled kernels or an optional extra may be missing
         return False
-    for attr in ("enumeration_cached", "is_enumeration_cached"):
-        fn = getattr(module, attr, None)
-        if callable(fn):
-            try:
-                return bool(fn())
-            except Exception:
-                return False
-    for attr in ("enumeration_cache_path", "ENUMERATION_CACHE", "enumeration_path"):
-        p = getattr(module, attr, None)
-        if callable(p):
-            try:
-                p = p()
-            except Exception:
-                p = None
-        if p is not None:
-            return Path(p).exists()
-    return any(paths.cache_dir().glob("nb101*enum*"))
 
 
 def resolve(name: str, fallback: str = "moons") -> str:

@@ -4,24 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import shared_file
 from nasbench_lab import strategies
 from nasbench_lab.env import IncrementalEnv
 from nasbench_lab.env.vector import VectorIncrementalEnv
 from nasbench_lab.strategies.local_search import LocalSearch
 from nasbench_lab.strategies.random_search import RandomSearch
 from nasbench_lab.strategies.random_walk import RandomWalk
-
-
-@pytest.fixture(scope="module")
-def nb201():
-    from nasbench_lab import benchmarks
-
-    bench = benchmarks.load("nb201", path=shared_file("nasbench201", "nb201_accuracies.csv.gz"),
-                            validation="cifar10_valid_12", test="cifar10_test_200")
-    if bench.space is None:
-        pytest.skip("spaces.nb201 is not available")
-    return bench
 
 
 def play(env, agent, arch):

@@ -8,41 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from conftest import chain_benchmark
 from nasbench_lab.env import IncrementalEnv, shape_accuracy, shown_positions
 from nasbench_lab.env.tables import (NeighbourTable, NeighbourTableError, build_table, keys_fingerprint,
                                      neighbour_table)
 from nasbench_lab.env.vector import VectorIncrementalEnv, shown_table
 
-NB201_CSV = ("nasbench201", "nb201_accuracies.csv.gz")
-
-
-@pytest.fixture(scope="module")
-def nb201():
-    from nasbench_lab import benchmarks
-
-    path = shared_file(*NB201_CSV)
-    bench = benchmarks.load("nb201", path=path, validation="cifar10_valid_12", test="cifar10_test_200")
-    if bench.space is None:
-        pytest.skip("spaces.nb201 is not available")
-    return bench
-
-
 @pytest.fixture(scope="module")
 def chain_bench():
     """A synthetic tabular benchmark over ChainSpace(3) (8,421 chains; seeded accuracies)."""
-    import pandas as pd
-
-    from nasbench_lab.benchmarks.tabular import TabularBenchmark
-    from nasbench_lab.spaces.mlp import ChainSpace
-
-    space = ChainSpace(max_depth=3)
-    keys = [space.key(a) for a in space.enumerate()]
-    rng = np.random.default_rng(7)
-    frame = pd.DataFrame({"key": keys, "val": rng.uniform(0.5, 1.0, len(keys)),
-                          "test": rng.uniform(0.5, 1.0, len(keys))})
-    return TabularBenchmark(space, frame, "key", {"validation_accuracy": "val", "test_accuracy": "test"},
-                            name="chain")
+    return chain_benchmark(7)
 
 
 def random_episode(env, rng, start=None, max_len=100):

@@ -16,10 +16,11 @@ pytest.importorskip("lightning")
 from nasbench_lab.benchmarks import data as D  # noqa: E402
 from nasbench_lab.benchmarks.live import LiveBenchmark, TrainerConfig, train_cell  # noqa: E402
 from nasbench_lab.benchmarks.store import ResultStore  # noqa: E402
-from nasbench_lab.spaces import darts, get as get_space, nb101, nb201  # noqa: E402
+from nasbench_lab.spaces import get as get_space, nb201  # noqa: E402
 
-MIXED = nb201.Cell.from_string(
-    "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|")
+from _cells import DARTS_CELL, MIXED_NB201, NB101_CELL  # noqa: E402
+
+MIXED = MIXED_NB201
 CELL_STRINGS = [
     MIXED.key,
     "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|avg_pool_3x3~1|skip_connect~2|",
@@ -29,13 +30,6 @@ CELL_STRINGS = [
     "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|",
 ]
 CELLS = [nb201.Cell.from_string(s) for s in CELL_STRINGS]
-NB101_CELL = nb101.Cell(np.array([[0, 1, 1, 0], [0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]]),
-                        ("input", "conv3x3-bn-relu", "maxpool3x3", "output"))
-DARTS_CELL = darts.Genotype(
-    normal=(("sep_conv_3x3", 0), ("skip_connect", 1), ("dil_conv_3x3", 0), ("avg_pool_3x3", 2),
-            ("sep_conv_5x5", 1), ("skip_connect", 3), ("max_pool_3x3", 4), ("dil_conv_5x5", 0)),
-    reduce=(("max_pool_3x3", 0), ("sep_conv_3x3", 1), ("skip_connect", 2), ("avg_pool_3x3", 1),
-            ("dil_conv_3x3", 0), ("skip_connect", 2), ("sep_conv_3x3", 3), ("max_pool_3x3", 1)))
 
 
 TINY = TrainerConfig(max_steps=3, threads=1)

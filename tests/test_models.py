@@ -13,13 +13,7 @@ from nasbench_lab.benchmarks import models  # noqa: E402
 from nasbench_lab.benchmarks._models_nb101 import vertex_channels  # noqa: E402
 from nasbench_lab.spaces import darts, nb101 as nb101_space, nb201  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+from _cells import one_thread  # noqa: E402,F401
 
 
 def nb101(matrix, ops):

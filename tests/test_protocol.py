@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import shared_file
 from nasbench_lab.env import IncrementalEnv
 from nasbench_lab.env.protocol import (ProtocolConfig, initial_state_sets, load_frame, load_results,
                                        query_frame, run_protocol, save_frame)
@@ -13,17 +12,6 @@ from nasbench_lab.schema import EPISODE_COLUMNS, QUERY_COLUMNS
 from nasbench_lab.strategies.local_search import LocalSearch
 
 AGENTS = ["random_search", "random_walk", "local_search"]
-
-
-@pytest.fixture(scope="module")
-def nb201():
-    from nasbench_lab import benchmarks
-
-    bench = benchmarks.load("nb201", path=shared_file("nasbench201", "nb201_accuracies.csv.gz"),
-                            validation="cifar10_valid_12", test="cifar10_test_200")
-    if bench.space is None:
-        pytest.skip("spaces.nb201 is not available")
-    return bench
 
 
 @pytest.fixture(scope="module")

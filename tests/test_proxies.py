@@ -2,40 +2,26 @@
 from __future__ import annotations
 
 import math
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from nasbench_lab.benchmarks import proxies  # noqa: E402
 from nasbench_lab.benchmarks.base import Metrics  # noqa: E402
-from nasbench_lab.spaces import darts, get as get_space, nb101, nb201  # noqa: E402
+from nasbench_lab.spaces import get as get_space, nb201  # noqa: E402
 from nasbench_lab.spaces.mlp import Chain, ChainSpace  # noqa: E402
 
-NB201 = nb201.Cell.from_string(
-    "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|")
+from _cells import DARTS_CELL, MIXED_NB201, NB101_CELL, one_thread  # noqa: E402,F401
+
+NB201 = MIXED_NB201
 # output node always 0 and no ReLU reads the cell input: every input gets the same codes
 # after the stem, so the kernel is singular
 NB201_ZERO = nb201.Cell.from_string(
     "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|none~0|none~1|none~2|")
-NB101 = nb101.Cell(np.array([[0, 1, 1, 0], [0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]]),
-                   ("input", "conv3x3-bn-relu", "maxpool3x3", "output"))
-DARTS = darts.Genotype(
-    normal=(("sep_conv_3x3", 0), ("skip_connect", 1), ("dil_conv_3x3", 0), ("avg_pool_3x3", 2),
-            ("sep_conv_5x5", 1), ("skip_connect", 3), ("max_pool_3x3", 4), ("dil_conv_5x5", 0)),
-    reduce=(("max_pool_3x3", 0), ("sep_conv_3x3", 1), ("skip_connect", 2), ("avg_pool_3x3", 1),
-            ("dil_conv_3x3", 0), ("skip_connect", 2), ("sep_conv_3x3", 3), ("max_pool_3x3", 1)))
+NB101, DARTS = NB101_CELL, DARTS_CELL
 CHAIN = Chain([(16, "ReLU"), (16, "Tanh"), (8, "LeakyReLU")])
 ARCHS = [pytest.param(a, id=i) for a, i in
          ((NB101, "nb101"), (NB201, "nb201"), (DARTS, "darts"), (CHAIN, "mlp"))]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def test_naswot_kernel_by_hand():

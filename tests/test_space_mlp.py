@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from nasbench_lab import spaces
 from nasbench_lab.spaces import InvalidArchitecture
-from nasbench_lab.spaces.mlp import ACTIVATIONS, LAYER_TYPES, WIDTHS, Chain, ChainSpace
+from nasbench_lab.spaces.mlp import ACTIVATIONS, WIDTHS, Chain, ChainSpace
 
 layer = st.tuples(st.sampled_from(WIDTHS), st.sampled_from(ACTIVATIONS))
 

@@ -14,25 +14,16 @@ import importlib
 import random
 
 import numpy as np
-import pandas as pd
 import pytest
 
+from conftest import chain_benchmark
 from nasbench_lab import strategies
 
 
 @pytest.fixture(scope="module")
 def bench():
     """A synthetic tabular benchmark over ChainSpace(3) (seeded accuracies), fast to query."""
-    from nasbench_lab.benchmarks.tabular import TabularBenchmark
-    from nasbench_lab.spaces.mlp import ChainSpace
-
-    space = ChainSpace(max_depth=3)
-    keys = [space.key(a) for a in space.enumerate()]
-    rng = np.random.default_rng(3)
-    frame = pd.DataFrame({"key": keys, "val": rng.uniform(0.5, 1.0, len(keys)),
-                          "test": rng.uniform(0.5, 1.0, len(keys))})
-    return TabularBenchmark(space, frame, "key", {"validation_accuracy": "val", "test_accuracy": "test"},
-                            name="chain")
+    return chain_benchmark(3)
 
 
 def _load(name):

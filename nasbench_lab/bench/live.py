@@ -38,8 +38,8 @@ def _median_each(fn, items) -> float:
 
 
 def live_training(quick: bool) -> list[Row]:
-    from ..benchmarks.live import TrainerConfig, torch_threads, train_cell
-    from ..paths import default_device
+    from ..benchmarks.live import TrainerConfig, train_cell
+    from ..paths import default_device, torch_threads
 
     config = TrainerConfig(threads=1, max_steps=8 if quick else -1)
     budget = f"{config.max_steps} steps" if quick else f"{config.epochs} epochs x 17 steps"
@@ -63,8 +63,8 @@ def live_training(quick: bool) -> list[Row]:
 
 
 def proxy_speed(quick: bool) -> list[Row]:
-    from ..benchmarks.live import torch_threads
     from ..benchmarks.proxies import DEFAULT_BATCH, PROXIES, score
+    from ..paths import torch_threads
 
     rows: list[Row] = []
     with torch_threads(1):

@@ -38,7 +38,7 @@ def _reference_training(chain, seed: int, config) -> float:
 def _trainer(quick: bool):
     from ..benchmarks.moons import MoonsConfig, train_batch
     from ..spaces.mlp import ACTIVATIONS
-    from ..strategies.base import torch_threads
+    from ..paths import torch_threads
 
     config = MoonsConfig()  # the benchmark's own budget (200 full-batch Adam steps)
     widths = (8, 8, 8)

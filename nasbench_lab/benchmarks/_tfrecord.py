@@ -21,15 +21,8 @@ from .base import BenchmarkFileError
 
 try:  # pragma: no branch
     import google_crc32c as _gcrc
-
-    def crc32c(data: bytes) -> int:
-        """CRC32C (Castagnoli) of ``data``."""
-        return _gcrc.value(data)
-
-    CRC32C_IMPLEMENTATION = "google-crc32c"
 except ImportError:  # pragma: no cover - exercised only without the package
     _gcrc = None
-    CRC32C_IMPLEMENTATION = "python"
 
 
 def _make_table() -> list[int]:
@@ -54,8 +47,15 @@ def crc32c_python(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-if _gcrc is None:  # pragma: no cover
+if _gcrc is not None:  # pragma: no branch
+    def crc32c(data: bytes) -> int:
+        """CRC32C (Castagnoli) of ``data``."""
+        return _gcrc.value(data)
+
+    CRC32C_IMPLEMENTATION = "google-crc32c"
+else:  # pragma: no cover
     crc32c = crc32c_python
+    CRC32C_IMPLEMENTATION = "python"
 
 
 def masked_crc(data: bytes) -> int:

@@ -3,10 +3,24 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import hashlib
 import math
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from .. import paths
+
+
+def source_cache_path(src: str | Path, folder: str, suffix: str) -> Path:
+    """``cache_dir()/folder/<stem>-<tag><suffix>``: the cache of a source file, named after it
+    and tagged by its resolved path, size and mtime (a changed source gets a new cache)."""
+    src = Path(src)
+    st = src.stat()
+    tag = hashlib.blake2s(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode(),
+                          digest_size=6).hexdigest()
+    return paths.cache_dir() / folder / f"{src.stem}-{tag}{suffix}"
 
 
 class NotInBenchmark(KeyError):

@@ -6,7 +6,8 @@
 * ``load_cifar10(folder)``: CIFAR-10 from a folder the user provides, in the official
   "python version" format (pickled batches ``data_batch_1`` .. ``data_batch_5`` and
   ``test_batch``); 5,000 training images are held out for validation by a seeded split.
-* ``load_dataset(name, path=None)`` dispatches on ``"digits"`` / ``"cifar10"``.
+* ``load_dataset(name, path=None)`` dispatches on ``"digits"`` / ``"cifar10"``;
+  ``cached_dataset`` is the same, memoised per process (the trainers and proxies share it).
 
 >>> d = load_digits()
 >>> d.x_train.shape[1:], d.num_classes
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import pickle
 from pathlib import Path
 
@@ -142,4 +144,10 @@ def load_dataset(name: str = "digits", path: str | Path | None = None, seed: int
     raise KeyError(f"unknown data set {name!r}; known: digits, cifar10")
 
 
-__all__ = ["CIFAR10_FILES", "DataError", "DataNotFoundError", "Splits", "load_cifar10", "load_dataset", "load_digits"]
+@functools.lru_cache(maxsize=4)
+def cached_dataset(name: str = "digits", path: str | Path | None = None, seed: int = 0) -> Splits:
+    """``load_dataset(name, path, seed)`` read once per process (treat the arrays as read-only)."""
+    return load_dataset(name, path, seed=seed)
+
+
+__all__ = ["CIFAR10_FILES", "DataError", "DataNotFoundError", "Splits", "cached_dataset", "load_cifar10", "load_dataset", "load_digits"]

@@ -37,7 +37,7 @@ import numpy as np
 
 from .base import Benchmark, Metrics
 from .store import ResultStore, config_hash
-from ..paths import torch_threads  # noqa: F401  (re-exported)
+from ..paths import torch_threads
 
 # ---------------------------------------------------------------------------------------
 # configuration
@@ -103,13 +103,6 @@ class TrainResult:
         d["first_loss"] = losses[0] if losses else math.nan
         d["final_loss"] = losses[-1] if losses else math.nan
         return d
-
-
-@functools.lru_cache(maxsize=4)
-def _data(dataset: str, data_path: str | None, data_seed: int):
-    from .data import load_dataset
-
-    return load_dataset(dataset, data_path, seed=data_seed)
 
 
 # ---------------------------------------------------------------------------------------
@@ -201,9 +194,10 @@ def train_cell(arch: Any, config: TrainerConfig = TrainerConfig(), seed: int = 0
     import lightning.pytorch as pl
     import torch
 
+    from .data import cached_dataset
     from .models import build_model, count_parameters
 
-    d = data if data is not None else _data(config.dataset, config.data_path, config.data_seed)
+    d = data if data is not None else cached_dataset(config.dataset, config.data_path, config.data_seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         net = build_model(arch, num_classes=d.num_classes, in_channels=d.in_channels,

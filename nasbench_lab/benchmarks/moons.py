@@ -39,7 +39,6 @@ from .. import paths
 from ..spaces.mlp import ACTIVATIONS, Chain, ChainSpace, MAX_LAYERS, WIDTHS
 from .base import Benchmark, BenchmarkFileError, Metrics
 from .store import ResultStore, config_hash
-from ..paths import torch_threads as _torch_threads
 
 BUNDLED_FILE = "nas_bench_moons.csv.gz"
 
@@ -278,7 +277,7 @@ class MoonsTrainer(Benchmark):
         found = {s: self.store.get(chain.key, s, self._digest) for s in seeds} if self.store is not None else {}
         missing = [s for s in seeds if found.get(s) is None]
         if missing:
-            with _torch_threads(self.threads):
+            with paths.torch_threads(self.threads):
                 res = train_batch(chain.widths, [chain.activations] * len(missing), missing, self.config)
             rows = []
             for i, s in enumerate(missing):

@@ -36,7 +36,6 @@ cell) that loads in well under a second. Sorted-hash order is also the order of
 from __future__ import annotations
 
 import binascii
-import hashlib
 import json
 import warnings
 from array import array
@@ -48,7 +47,7 @@ import numpy as np
 from .. import paths
 from ._protobuf import decode_model_metrics
 from ._tfrecord import read_records
-from .base import BenchmarkFileError, Metrics, NotInBenchmark
+from .base import BenchmarkFileError, Metrics, NotInBenchmark, source_cache_path
 from .tabular import RowBenchmark, _check_reduction, fast_metrics
 
 OPS = ("input", "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3", "output")
@@ -259,11 +258,7 @@ def write_cache(arrays: dict[str, np.ndarray], out: str | Path) -> Path:
 
 def default_cache_path(src: str | Path) -> Path:
     """Cache file of a tfrecord: named after the file, tagged by its path, size and mtime."""
-    src = Path(src)
-    st = src.stat()
-    tag = hashlib.blake2s(f"{src.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode(),
-                          digest_size=6).hexdigest()
-    return paths.cache_dir() / "nb101" / f"{src.stem}-{tag}.npz"
+    return source_cache_path(src, "nb101", ".npz")
 
 
 def import_tfrecord(src: str | Path, out: str | Path | None = None, rebuild: bool = False,
@@ -509,15 +504,7 @@ class NB101Benchmark(RowBenchmark):
                 "halfway_train_accuracy": v[7]})
         else:
             m = self._metrics_row(row, reduction, epochs)
-        self.queries += 1
-        seen = self._seen_rows
-        if seen is None:
-            seen = self._seen_buffer()
-        seen[row] = 1
-        t = m.training_time
-        if t == t:
-            self.simulated_seconds += t
-        return m
+        return self._count_one(row, m)
 
     def _table(self, e: int) -> np.ndarray:
         """(n, 9) float64: the repeat means of budget ``e`` and the parameter count."""

@@ -26,7 +26,6 @@ Two sources, one Benchmark (a ``TabularBenchmark`` keyed by the official cell st
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,7 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import paths
-from .base import BenchmarkFileError
+from .base import BenchmarkFileError, source_cache_path
 from .tabular import TabularBenchmark, read_table
 
 DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
@@ -145,16 +144,10 @@ def pth_frame(obj: dict):
     return pd.concat([frame, pd.DataFrame(cols)], axis=1)
 
 
-def _pth_cache_path(path: Path) -> Path:
-    st = path.stat()
-    tag = hashlib.blake2s(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode(), digest_size=6).hexdigest()
-    return paths.cache_dir() / "nb201" / f"{path.stem}-{tag}.parquet"
-
-
 def import_pth(path: str | Path, trust_pickle: bool = False, rebuild: bool = False) -> Path:
     """Parse the official file once into a Parquet table in the cache; return its path."""
     path = Path(path)
-    out = _pth_cache_path(path)
+    out = source_cache_path(path, "nb201", ".parquet")
     if out.exists() and not rebuild:
         return out
     frame = pth_frame(read_pth(path, trust_pickle=trust_pickle))
@@ -211,10 +204,9 @@ def load(path=None, *, validation: str | Sequence[str] | None = None,
         if validation is None:
             raise ValueError(f"nb201: name the validation column of {path.name} (validation=...); "
                              f"columns: {list(frame.columns)}")
-        extra: dict = {}
         if "index" in frame.columns:
             frame = frame.sort_values("index", kind="stable")
-        return TabularBenchmark(space, frame, key, _mapping(validation, test, extra),
+        return TabularBenchmark(space, frame, key, _mapping(validation, test),
                                 percent=percent, seed=seed, complete=complete, name=name)
     if path.suffix.lower() != ".pth":
         raise BenchmarkFileError(f"nb201: {path} is neither a table (.csv/.parquet) nor an official .pth")
@@ -222,11 +214,10 @@ def load(path=None, *, validation: str | Sequence[str] | None = None,
     return _from_official_frame(frame, validation, test, dataset, epochs, seed, space, name, complete)
 
 
-def _mapping(validation, test, extra) -> dict:
+def _mapping(validation, test) -> dict:
     m = {"validation_accuracy": validation}
     if test is not None:
         m["test_accuracy"] = test
-    m.update(extra)
     return m
 
 

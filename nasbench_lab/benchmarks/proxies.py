@@ -29,7 +29,6 @@ minibatch) flows from ``seed``.
 """
 from __future__ import annotations
 
-import functools
 import math
 import time
 from pathlib import Path
@@ -115,13 +114,6 @@ def synflow_score(model, input_shape: Sequence[int]) -> float:
 # ---------------------------------------------------------------------------------------
 # scoring an architecture
 # ---------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=2)
-def _digits():
-    from .data import load_digits
-
-    return load_digits()
-
-
 def _moons_inputs() -> np.ndarray:
     from .moons import moons_data
 
@@ -143,6 +135,7 @@ def score(arch: Any, proxy: str = "naswot", batch_size: int | None = None, seed:
     """
     import torch
 
+    from .data import cached_dataset
     from .models import build_model, count_parameters, family
 
     if proxy not in PROXIES:
@@ -151,7 +144,7 @@ def score(arch: Any, proxy: str = "naswot", batch_size: int | None = None, seed:
         pool, num_classes, in_channels = _moons_inputs(), 2, None
         batch_size = DEFAULT_BATCH["mlp"] if batch_size is None else batch_size
     else:
-        d = data if data is not None else _digits()
+        d = data if data is not None else cached_dataset("digits", None, 0)
         pool, num_classes, in_channels = d.x_train, d.num_classes, d.in_channels
         batch_size = DEFAULT_BATCH["cells"] if batch_size is None else batch_size
     if not 2 <= batch_size <= len(pool):

@@ -181,7 +181,10 @@ class RowBenchmark(Benchmark):
         row = self._index.get(key)
         if row is None:
             raise NotInBenchmark(key, self.name)
-        m = self._metrics_row(row, **options)
+        return self._count_one(row, self._metrics_row(row, **options))
+
+    def _count_one(self, row: int, m: Metrics) -> Metrics:
+        """Count one query of ``row`` answered by ``m`` (plain numbers); return ``m``."""
         self.queries += 1
         seen = self._seen_rows
         if seen is None:

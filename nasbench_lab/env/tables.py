@@ -167,6 +167,27 @@ def build_table(space, keys: Sequence[str], arch_of: Callable[[int], Any] | None
 _WORK: dict = {}
 
 
+def _fork_map(fn: Callable, chunks: list, workers: int, progress: bool, desc: str) -> list:
+    """``[fn(c) for c in chunks]`` over ``workers`` forked processes (in order); the workers
+    inherit ``_WORK``, which is cleared afterwards."""
+    try:
+        if workers <= 1 or "fork" not in mp.get_all_start_methods():
+            results, pool = map(fn, chunks), None
+        else:
+            pool = mp.get_context("fork").Pool(workers)
+            results = pool.imap(fn, chunks)
+        if progress:
+            from tqdm.auto import tqdm
+            results = tqdm(results, total=len(chunks), desc=desc, unit="chunk")
+        out = list(results)
+        if pool is not None:
+            pool.close()
+            pool.join()
+    finally:
+        _WORK.clear()
+    return out
+
+
 def _work_chunk(rows: np.ndarray) -> list[list[int]]:
     space, arch_of, row_of = _WORK["space"], _WORK["arch_of"], _WORK["row_of"]
     return [_neighbour_rows(space, arch_of(int(i)), row_of) for i in rows]
@@ -180,25 +201,8 @@ def neighbour_lists_parallel(space, keys: Sequence[str], arch_of: Callable[[int]
     rows = np.arange(len(keys)) if rows is None else np.asarray(rows, dtype=np.int64)
     _WORK.update(space=space, arch_of=arch_of, row_of=_rows_of(keys))
     bounds = [rows[i: i + chunk] for i in range(0, len(rows), chunk)]
-    lists: list[list[int]] = []
-    try:
-        if workers <= 1 or "fork" not in mp.get_all_start_methods():
-            results = map(_work_chunk, bounds)
-            pool = None
-        else:
-            pool = mp.get_context("fork").Pool(workers)
-            results = pool.imap(_work_chunk, bounds)
-        if progress:
-            from tqdm.auto import tqdm
-            results = tqdm(results, total=len(bounds), desc="neighbour table", unit="chunk")
-        for part in results:
-            lists.extend(part)
-        if pool is not None:
-            pool.close()
-            pool.join()
-    finally:
-        _WORK.clear()
-    return lists
+    parts = _fork_map(_work_chunk, bounds, workers, progress, "neighbour table")
+    return [x for part in parts for x in part]
 
 
 def build_table_parallel(space, keys: Sequence[str], arch_of: Callable[[int], Any], workers: int = 2,
@@ -249,22 +253,7 @@ def nb101_enumeration_table(workers: int = 2, chunk: int = 10_000, progress: boo
         raise NeighbourTableError("the compiled NAS-Bench-101 kernels are unavailable")
     bounds = [(i, min(i + chunk, len(keys))) for i in range(0, len(keys), chunk)]
     _WORK.update(data=d)
-    parts = []
-    try:
-        if workers <= 1 or "fork" not in mp.get_all_start_methods():
-            results, pool = map(_nb101_chunk, bounds), None
-        else:
-            pool = mp.get_context("fork").Pool(workers)
-            results = pool.imap(_nb101_chunk, bounds)
-        if progress:
-            from tqdm.auto import tqdm
-            results = tqdm(results, total=len(bounds), desc="nb101 neighbour table", unit="chunk")
-        parts = list(results)
-        if pool is not None:
-            pool.close()
-            pool.join()
-    finally:
-        _WORK.clear()
+    parts = _fork_map(_nb101_chunk, bounds, workers, progress, "nb101 neighbour table")
     counts = np.concatenate([np.diff(off) for off, _ in parts])
     offsets = np.zeros(len(keys) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])

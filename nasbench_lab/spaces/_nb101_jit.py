@@ -219,8 +219,9 @@ def _sort_rows(h, idx, m):
         idx[j + 1] = t
 
 
-@njit(cache=True, nogil=True)
-def _key(n, adj, codes, h, new, buf, words, idx):
+@njit(cache=True, nogil=True, inline="always")
+def _init_rows(n, adj, codes, init, h):
+    """Initial vertex hashes: row ``(out-degree, in-degree, op code)`` of ``init`` per vertex."""
     indeg = np.zeros(7, np.int64)
     outdeg = np.zeros(7, np.int64)
     for i in range(n):
@@ -232,37 +233,50 @@ def _key(n, adj, codes, h, new, buf, words, idx):
         code = (codes >> (3 * v)) & 7
         r = (outdeg[v] * 7 + indeg[v]) * 5 + code
         for k in range(32):
-            h[v, k] = _INIT[r, k]
+            h[v, k] = init[r, k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _message(n, adj, v, h, idx, buf):
+    """Write vertex v's refinement input into ``buf``: sorted in-neighbour hashes, '|',
+    sorted out-neighbour hashes, '|', its own hash; returns the length."""
+    p = 0
+    m = 0
+    for w in range(v):
+        if (adj >> (7 * w + v)) & 1:
+            idx[m] = w
+            m += 1
+    _sort_rows(h, idx, m)
+    for t in range(m):
+        for k in range(32):
+            buf[p] = h[idx[t], k]
+            p += 1
+    buf[p] = 124  # '|'
+    p += 1
+    m = 0
+    for w in range(v + 1, n):
+        if (adj >> (7 * v + w)) & 1:
+            idx[m] = w
+            m += 1
+    _sort_rows(h, idx, m)
+    for t in range(m):
+        for k in range(32):
+            buf[p] = h[idx[t], k]
+            p += 1
+    buf[p] = 124
+    p += 1
+    for k in range(32):
+        buf[p] = h[v, k]
+        p += 1
+    return p
+
+
+@njit(cache=True, nogil=True)
+def _key(n, adj, codes, h, new, buf, words, idx):
+    _init_rows(n, adj, codes, _INIT, h)
     for _ in range(n):
         for v in range(n):
-            p = 0
-            m = 0
-            for w in range(v):
-                if (adj >> (7 * w + v)) & 1:
-                    idx[m] = w
-                    m += 1
-            _sort_rows(h, idx, m)
-            for t in range(m):
-                for k in range(32):
-                    buf[p] = h[idx[t], k]
-                    p += 1
-            buf[p] = 124  # '|'
-            p += 1
-            m = 0
-            for w in range(v + 1, n):
-                if (adj >> (7 * v + w)) & 1:
-                    idx[m] = w
-                    m += 1
-            _sort_rows(h, idx, m)
-            for t in range(m):
-                for k in range(32):
-                    buf[p] = h[idx[t], k]
-                    p += 1
-            buf[p] = 124
-            p += 1
-            for k in range(32):
-                buf[p] = h[v, k]
-                p += 1
+            p = _message(n, adj, v, h, idx, buf)
             a, b, c, d = _md5(buf, p, words)
             _hex_into(a, b, c, d, new, v)
         for v in range(n):
@@ -1366,48 +1380,10 @@ def _blake2s_into(buf, length, out, row, w, hs):
 
 @njit(cache=True, nogil=True)
 def _b2_key(n, adj, codes, h, new, buf, idx, words, hs, out, row):
-    indeg = np.zeros(7, np.int64)
-    outdeg = np.zeros(7, np.int64)
-    for i in range(n):
-        for j in range(i + 1, n):
-            if (adj >> (7 * i + j)) & 1:
-                outdeg[i] += 1
-                indeg[j] += 1
-    for u in range(n):
-        code = (codes >> (3 * u)) & 7
-        r = (outdeg[u] * 7 + indeg[u]) * 5 + code
-        for k in range(32):
-            h[u, k] = _B2_INIT[r, k]
+    _init_rows(n, adj, codes, _B2_INIT, h)
     for _ in range(n):
         for u in range(n):
-            p = 0
-            c = 0
-            for w in range(u):
-                if (adj >> (7 * w + u)) & 1:
-                    idx[c] = w
-                    c += 1
-            _sort_rows(h, idx, c)
-            for t in range(c):
-                for k in range(32):
-                    buf[p] = h[idx[t], k]
-                    p += 1
-            buf[p] = 124
-            p += 1
-            c = 0
-            for w in range(u + 1, n):
-                if (adj >> (7 * u + w)) & 1:
-                    idx[c] = w
-                    c += 1
-            _sort_rows(h, idx, c)
-            for t in range(c):
-                for k in range(32):
-                    buf[p] = h[idx[t], k]
-                    p += 1
-            buf[p] = 124
-            p += 1
-            for k in range(32):
-                buf[p] = h[u, k]
-                p += 1
+            p = _message(n, adj, u, h, idx, buf)
             _blake2s_into(buf, p, new, u, words, hs)
         for u in range(n):
             for k in range(32):

@@ -32,7 +32,6 @@ import math
 from typing import Any
 
 import numpy as np
-from ..paths import torch_threads  # noqa: F401  (re-exported)
 
 RUN_COLUMNS = ("trial", "query", "key", "reward", "validation", "test", "best_validation",
                "best_test", "oracle_test", "best_key")
@@ -126,4 +125,4 @@ def run(strategy: Any, benchmark: Any, n_trials: int, progress: bool = False):
     return frame
 
 
-__all__ = ["MultiTrialStrategy", "RUN_COLUMNS", "reward_of", "run", "space_of", "torch_threads"]
+__all__ = ["MultiTrialStrategy", "RUN_COLUMNS", "reward_of", "run", "space_of"]

@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from ..paths import torch_threads
 from ..spaces.mlp import ACTIVATIONS, WIDTHS, Chain
-from .base import MultiTrialStrategy, torch_threads
+from .base import MultiTrialStrategy
 
 #: token ids: widths 0..4, activations 5..8, stop 9; the start input is 10
 N_WIDTH = len(WIDTHS)
