@@ -379,7 +379,15 @@ def _frames(ep: _Episodes, bench_name: str, agent: str, seed: int, set_index: in
 
 
 # -- the protocol ---------------------------------------------------------------------
-def _agent_factories(agents) -> dict[str, Callable]:
+def _is_agent_object(a) -> bool:
+    """A ready agent instance (e.g. a trained Ape-X agent) rather than a name or a class."""
+    return not isinstance(a, (str, type)) and hasattr(a, "act")
+
+
+def _agent_factories(agents) -> dict[str, tuple[Callable, tuple | None]]:
+    """``label -> (factory(benchmark, seed=...), seeds)``; ``seeds`` is None for names and
+    classes (the config's seeds apply) and the agents' own seeds for ready agent objects,
+    which are used as they are (several objects under one label are its trained seeds)."""
     from .. import strategies
 
     if isinstance(agents, dict):
@@ -387,9 +395,40 @@ def _agent_factories(agents) -> dict[str, Callable]:
     else:
         items = []
         for a in agents:
-            cls = strategies.get(a) if isinstance(a, str) else a
-            items.append((a if isinstance(a, str) else getattr(cls, "name", cls.__name__), cls))
-    return {label: (strategies.get(f) if isinstance(f, str) else f) for label, f in items}
+            if isinstance(a, str):
+                items.append((a, strategies.get(a)))
+            elif _is_agent_object(a):
+                items.append((getattr(a, "label", None) or getattr(a, "name", type(a).__name__), a))
+            else:
+                items.append((getattr(a, "name", a.__name__), a))
+    out: dict[str, tuple[Callable, tuple | None]] = {}
+    objects: dict[str, dict[int, Any]] = {}
+    for label, f in items:
+        if isinstance(f, str):
+            f = strategies.get(f)
+        if _is_agent_object(f):
+            seed = int(getattr(f, "seed", 0))
+            if seed in objects.setdefault(label, {}):
+                raise ValueError(f"two agent objects labelled {label!r} share seed {seed}; "
+                                 "give them distinct .seed or .label")
+            objects[label][seed] = f
+        else:
+            if label in out or label in objects:
+                raise ValueError(f"agent label {label!r} given twice")
+            out[label] = (f, None)
+    for label, by_seed in objects.items():
+        if label in out:
+            raise ValueError(f"agent label {label!r} names both a strategy and agent objects")
+        out[label] = ((lambda benchmark, seed, _m=by_seed: _m[int(seed)]), tuple(sorted(by_seed)))
+    return out
+
+
+def _unit_stem(label: str, seed: int, index: int, agent_obj=None) -> str:
+    """File stem of one (agent, seed, set); an agent object adds the digest of its weights
+    so a retrained agent never reuses the results of another one."""
+    digest = getattr(agent_obj, "fingerprint", None) if agent_obj is not None else None
+    tag = f"__{digest()[:12]}" if callable(digest) else ""
+    return f"{label}{tag}__seed{seed}__set{index}"
 
 
 def _is_tabular(bench, forced: bool = False) -> bool:
@@ -414,7 +453,9 @@ def _is_tabular(bench, forced: bool = False) -> bool:
 
 def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_dir=None,
                  progress: bool = True, space=None) -> ProtocolResult:
-    """Run ``agents`` (registry names, classes, or ``{label: factory}``) on ``benchmark``.
+    """Run ``agents`` on ``benchmark``: registry names, classes, ready agent objects (a
+    trained Ape-X agent, say: several under one name are its trained seeds, each run with
+    its own ``.seed``), or ``{label: factory}``.
 
     Returns the concatenated episode and query frames; with ``out_dir`` per-unit results
     are written (atomically) and reused on a rerun with the same configuration.
@@ -439,13 +480,15 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
     tabular = cfg.vectorised is not False and _is_tabular(benchmark, forced=cfg.vectorised is True)
     venv = None
     env = scores = None
-    units = [(label, s, i) for label in factories for s in cfg.seeds for i in range(cfg.n_sets)]
+    units = [(label, s, i) for label, (_, own) in factories.items() for s in (own or cfg.seeds)
+             for i in range(cfg.n_sets)]
     ep_frames, q_frames = [], []
     bar = tqdm(units, desc=f"protocol {bench_name}", unit="set", disable=not progress)
     sets: dict[int, list] = {}
     for label, seed, i in bar:
         bar.set_postfix_str(f"{label} seed={seed} set={i}")
-        stem = f"{label}__seed{seed}__set{i}"
+        factory, own = factories[label]
+        stem = _unit_stem(label, seed, i, factory(benchmark, seed=seed) if own else None)
         if out is not None:
             fe, fq = out / f"{stem}.episodes.{cfg.fmt}", out / f"{stem}.queries.{cfg.fmt}"
             if fe.exists() and fq.exists():
@@ -455,7 +498,7 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
         if i not in sets:
             sets[i] = initial_state_set(space, i, cfg.set_size, cfg.initial_seed)
         archs = sets[i]
-        agent = factories[label](benchmark, seed=seed)
+        agent = factory(benchmark, seed=seed)
         if hasattr(agent, "begin_set"):
             agent.begin_set(i)
         if not getattr(agent, "incremental", True):
