@@ -17,6 +17,9 @@ def cli_build(args) -> int:
         target = TARGETS[args.what]
     except KeyError:
         raise SystemExit(f"unknown build target {args.what!r}; known: {', '.join(sorted(TARGETS))}")
+    workers = getattr(args, "workers", 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SystemExit(f"nasbench-lab build: --workers must be a positive integer, got {workers!r}")
     from .cli import run_target
 
     return run_target(target, args)

@@ -27,6 +27,17 @@ def _lazy(target: str):
     return lambda args: run_target(target, args)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nasbench-lab", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -50,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     bu = sub.add_parser("build", help="build a bundled artefact (moons, nb101-enumeration, nb101-neighbours)")
     bu.add_argument("what")
     bu.add_argument("--seed", type=int, default=0)
-    bu.add_argument("--workers", type=int, default=2)
+    bu.add_argument("--workers", type=positive_int, default=2, help="worker processes (>= 1)")
     bu.add_argument("--out", help="output file (default: the bundled location)")
     bu.set_defaults(func=_lazy("nasbench_lab.build:cli_build"))
 
@@ -59,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", help="output folder (default: figures/)")
     f.add_argument("--quick", action="store_true", help="tiny budgets (smoke run)")
     f.set_defaults(func=_lazy("nasbench_lab.main_job:cli_figures"))
+
+    ab = sub.add_parser("ablation", help="train the Ape-X ablation grid (paper §5) and draw Figs. 17-19")
+    ab.add_argument("--benchmark", default="moons")
+    ab.add_argument("--seeds", type=int, default=3, help="seeds per setting")
+    ab.add_argument("--steps", type=int, default=100_000, help="training env steps per run")
+    ab.add_argument("--full-factorial", action="store_true", help="cross the three parameters (36 settings)")
+    ab.add_argument("--out", help="output folder (default: figures/ablation); finished runs are reused")
+    ab.set_defaults(func=_lazy("nasbench_lab.main_job:cli_ablation"))
 
     return p
 

@@ -127,8 +127,11 @@ def nb201_path() -> Path | None:
 
 
 def load_benchmark(name: str):
+    """Benchmark ``name`` as the job loads it; an unknown name is a ValueError listing the known ones."""
     from . import benchmarks
 
+    if name not in benchmarks.names():
+        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(benchmarks.names())}")
     if name == "nb201":
         p = nb201_path()
         if p is None:
@@ -143,12 +146,16 @@ def load_benchmark(name: str):
 def step_benchmarks(ctx: Context) -> list[Path]:
     """Load the primary benchmark and NAS-Bench-201 when present."""
     names = [ctx.cfg.benchmark] + (["nb201"] if ctx.cfg.benchmark != "nb201" and nb201_path() else [])
-    problems = []
-    for name in names:
+    problems, unknown = [], None
+    for name in names:  # a failing name never keeps the others from loading
         try:
             ctx.benchmarks[name] = load_benchmark(name)
         except Missing as e:
             problems.append(str(e))
+        except ValueError as e:
+            unknown = unknown or e
+    if unknown is not None:
+        raise unknown
     if ctx.cfg.benchmark != "nb201" and nb201_path() is None:
         ctx.notes.append("NAS-Bench-201 table not found beside the project: only the primary benchmark runs")
     if problems:
@@ -570,8 +577,36 @@ def _summary(reports: list[StepReport], ctx: Context, echo) -> None:
 
 def cli_figures(args) -> int:
     """``nasbench-lab figures [--benchmark moons] [--out DIR] [--quick]``."""
+    from . import benchmarks
+
+    name = getattr(args, "benchmark", None) or "moons"
+    if name not in benchmarks.names():
+        raise SystemExit(f"nasbench-lab figures: unknown benchmark {name!r}; known: {', '.join(benchmarks.names())}")
     reports = run(JobConfig.from_args(args))
     return 0 if all(r.status == "ok" for r in reports) else 1
+
+
+def cli_ablation(args) -> int:
+    """``nasbench-lab ablation``: run the grid on a benchmark and draw Figs. 17-19."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .analysis import figures
+    from .strategies.apex import ApexConfig
+    from .strategies.apex_studies import ablation_figures, ablation_grid
+
+    bench = load_benchmark(args.benchmark)
+    cfg = ApexConfig.small(total_steps=args.steps, report_every=max(1, args.steps // 40))
+    out = Path(args.out) if args.out else paths.figures_dir() / "ablation"
+    frame = ablation_grid(bench, cfg, seeds=tuple(range(args.seeds)), full_factorial=args.full_factorial,
+                          out_dir=out / "runs")
+    with paths.atomic_write(out / f"ablation_{args.benchmark}.csv", suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    for number, fig in ablation_figures(frame, args.benchmark).items():
+        name = {17: "gamma", 18: "neighbours", 19: "alpha"}[number]
+        for f in figures.save(fig, f"fig{number}_ablation_{name}_apex_{args.benchmark}", out=out):
+            print(f)
+    return 0
 
 
 __all__ = ["Context", "JobConfig", "Missing", "StepReport", "cli_figures", "plan", "run", "run_search"]

@@ -84,6 +84,64 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
         raise
 
 
+class UnreadableFile(ValueError):
+    """A cache or data file is truncated, corrupt or not in its expected layout; names the file."""
+
+
+def read_npz(path: str | os.PathLike, required: tuple[str, ...] = (), what: str = "cache") -> dict:
+    """Every array of an ``.npz`` file (no pickles), or one :class:`UnreadableFile` naming it.
+
+    A truncated or bit-flipped file (the zip CRC catches flipped bits), a file that is not
+    an ``.npz`` at all, or one without the ``required`` arrays, all raise the same error
+    type with the file's path, so callers can rebuild a derived cache or refuse cleanly.
+    """
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in required if k not in z.files]
+            if missing:
+                raise UnreadableFile(f"{what} {path} lacks {', '.join(missing)} (an old or foreign file)")
+            return {k: z[k] for k in z.files}
+    except UnreadableFile:
+        raise
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # BadZipFile, EOFError, ValueError, OSError, zlib.error, ...
+        raise UnreadableFile(f"{what} {path} is unreadable (truncated or corrupt: "
+                             f"{type(e).__name__}: {e})") from None
+
+
+#: optional packages -> the ``pyproject.toml`` extra that installs them
+EXTRAS = {"xgboost": "surrogate", "ipywidgets": "notebooks", "ray": "distributed", "ConfigSpace": "nb301",
+          "jupyterlab": "notebooks"}
+
+
+class MissingExtra(ModuleNotFoundError):
+    """An optional package is not installed; the message names the extra that installs it."""
+
+
+def require(module: str, what: str = ""):
+    """``import module`` (an optional dependency), or :class:`MissingExtra` saying which
+    ``pip install 'nasbench-lab[extra]'`` provides it.
+
+    >>> xgb = require("xgboost", "NAS-Bench-301")   # doctest: +SKIP
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        top = module.split(".")[0]
+        if e.name not in (None, top, module):  # a different module is missing: not ours to explain
+            raise
+        extra = EXTRAS.get(top)
+        how = f"pip install 'nasbench-lab[{extra}]'" if extra else f"pip install {top}"
+        raise MissingExtra(f"{what + ' needs' if what else 'this needs'} the optional package {top!r}, "
+                           f"which is not installed: {how}", name=top) from None
+
+
 def default_device(prefer: str | None = None) -> str:
     """``"cuda"`` when a GPU is usable (or ``prefer`` says so), else ``"cpu"``.
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from . import paths
+
 #: the control names the notebooks use, with their labels
 LABELS = {
     "benchmark": "benchmark",
@@ -35,7 +37,7 @@ LABELS = {
 
 
 def _control(name: str, spec: Any):
-    import ipywidgets as w
+    w = paths.require("ipywidgets", "the notebook widgets")
 
     label = LABELS.get(name, name)
     style = {"description_width": "initial"}
@@ -69,7 +71,7 @@ class Explorer:
     """
 
     def __init__(self, draw: Callable[..., Any], controls: dict, title: str | None = None):
-        import ipywidgets as w
+        w = paths.require("ipywidgets", "the notebook widgets")
 
         self.draw = draw
         self.controls = controls

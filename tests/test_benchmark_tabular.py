@@ -133,12 +133,15 @@ class _TinySpace:
 
 
 def test_finite_space_sets_row_order_and_checks_completeness():
-    b = TabularBenchmark(_TinySpace(), _frame(), "arch", {"validation": "v0"})
+    # v0 is in percent and has no value for "d": that row is kept (NaN) only on request
+    b = TabularBenchmark(_TinySpace(), _frame(), "arch", {"validation": "v0"}, percent=True,
+                         nan_policy="propagate")
     assert list(b.keys) == ["d", "c", "b", "a"]
-    assert b.arch(0) == "d" and b.query_index(3).validation_accuracy == 90.0
+    assert b.arch(0) == "d" and b.query_index(3).validation_accuracy == pytest.approx(0.90)
     with pytest.raises(BenchmarkFileError, match=r"lacks 1 of the 4 .*'d'"):
         TabularBenchmark(_TinySpace(), _frame().iloc[:3], "arch", {"validation": "v0"})
-    part = TabularBenchmark(_TinySpace(), _frame().iloc[:3], "arch", {"validation": "v0"}, complete=False)
+    part = TabularBenchmark(_TinySpace(), _frame().iloc[:3], "arch", {"validation": "v0"}, complete=False,
+                            percent=True)
     assert list(part.keys) == ["c", "b", "a"]
     extra = pd.concat([_frame(), pd.DataFrame({"arch": ["q"], "v0": [1.0]})])
     with pytest.raises(BenchmarkFileError, match=r"not architectures of the tiny space.*'q'"):

@@ -1,6 +1,7 @@
 """One contract over every entry of ``strategies.REGISTRY``.
 
-* built from a seed, with its own generator: the global numpy / random state is untouched,
+* built from a seed, with its own generator: the global numpy / random / torch state is
+  untouched (the constructor included),
 * the same seed gives the same choices; ``state_dict()`` / ``load_state_dict()`` resume exactly,
 * multi-trial strategies: ``cls(space, seed=0)``, ``ask() -> arch`` valid in the space, ``tell``,
 * incremental agents: ``cls(benchmark, seed=0)``, ``act(observation, info) -> int`` an allowed action.
@@ -15,6 +16,7 @@ import random
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import chain_benchmark
 from nasbench_lab import strategies
@@ -68,7 +70,7 @@ def _multi_trial_trace(cls, bench, seed, n=20, strategy=None):
 @pytest.mark.parametrize("name", sorted(strategies.REGISTRY))
 def test_strategy_contract(name, bench):
     cls = _load(name)
-    np_state, py_state = np.random.get_state(), random.getstate()
+    np_state, py_state, torch_state = np.random.get_state(), random.getstate(), torch.get_rng_state()
     incremental = getattr(cls, "incremental", hasattr(cls, "act") and not hasattr(cls, "ask"))
     trace = _incremental_trace if incremental else _multi_trial_trace
     a, agent = trace(cls, bench, seed=0)
@@ -83,8 +85,20 @@ def test_strategy_contract(name, bench):
     assert cont == again, "load_state_dict did not restore the strategy"
     # no global random state touched
     assert random.getstate() == py_state
+    assert torch.equal(torch.get_rng_state(), torch_state), "torch's global generator was advanced"
     after = np.random.get_state()
     assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1]) and after[2:] == np_state[2:]
+
+
+@pytest.mark.parametrize("name", sorted(strategies.REGISTRY))
+def test_constructor_leaves_global_rng_alone(name, bench):
+    """Building a strategy draws nothing from numpy's, random's or torch's global generator."""
+    cls = _load(name)
+    incremental = getattr(cls, "incremental", hasattr(cls, "act") and not hasattr(cls, "ask"))
+    torch_state, np_state, py_state = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    cls(bench, seed=0) if incremental else cls(bench.space, seed=0)
+    assert torch.equal(torch.get_rng_state(), torch_state), f"{name}(...) advanced torch's global generator"
+    assert np.array_equal(np.random.get_state()[1], np_state) and random.getstate() == py_state
 
 
 def test_random_search_differs_between_seeds(bench):

@@ -9,7 +9,9 @@
 """
 from __future__ import annotations
 
+import gzip
 import importlib
+import zlib
 
 from .base import Benchmark, BenchmarkFileError, Metrics, NotInBenchmark
 
@@ -33,7 +35,12 @@ def load(name: str, path=None, **options) -> Benchmark:
         module, attr = _LOADERS[name]
     except KeyError:
         raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(names())}") from None
-    return getattr(importlib.import_module(module), attr)(path, **options)
+    try:
+        return getattr(importlib.import_module(module), attr)(path, **options)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:  # a truncated or corrupt compressed table
+        where = path if path is not None else f"the default {name} file"
+        raise BenchmarkFileError(f"{name}: {where} is truncated or corrupt ({type(e).__name__}: {e}); "
+                                 "fetch or rebuild it") from None
 
 
 __all__ = ["Benchmark", "BenchmarkFileError", "Metrics", "NotInBenchmark", "load", "names"]

@@ -26,12 +26,14 @@ import collections
 import copyreg
 import io
 import json
+import math
 import pickle
 import struct
 from typing import Any
 
 import numpy as np
 
+from .. import paths
 from .base import BenchmarkFileError
 
 SNAPSHOT_HEADER = b"CONFIG-offset:"
@@ -47,7 +49,45 @@ assert _LEARNER_PARAM.size == 136 and _GBTREE_PARAM.size == 160 and _TREE_PARAM.
 assert _NODE.itemsize == 20 and _STAT.itemsize == 16
 
 
+#: the largest member file read at all (the official members are tens of MB)
+MAX_MEMBER_BYTES = 1 << 30
+#: bounds on a model's structure (the official members: about a thousand trees of a few
+#: hundred nodes each)
+MAX_TREES = 1_000_000
+MAX_TREE_NODES = 1 << 24
+MAX_MODEL_NODES = 1 << 27
+
+
 # -- restricted unpickling -------------------------------------------------------------
+def _safe_bytearray(*args):
+    """``bytearray(bytes)`` only: ``bytearray(n)`` would allocate what the pickle asks for."""
+    if len(args) > 2 or (args and not isinstance(args[0], (bytes, bytearray, str))):
+        raise BenchmarkFileError("refusing to unpickle bytearray() of anything but bytes (a pickle "
+                                 "may not make the reader allocate memory it does not hold)")
+    return bytearray(*args)
+
+
+def _safe_reconstructor(cls, base, state):
+    """``copyreg._reconstructor`` for plain objects only (no ``base(state)`` allocations)."""
+    if base is not object or state is not None:
+        raise BenchmarkFileError(f"refusing to unpickle a {getattr(base, '__name__', base)!r}-based "
+                                 "object: a NAS-Bench-301 member holds plain objects only")
+    return copyreg._reconstructor(cls, base, state)
+
+
+def _prescan(data: bytes, where: str) -> None:
+    """Walk the pickle's opcodes without running them: every declared length (bytes, strings,
+    frames) must fit in the data, so nothing is allocated beyond what the file holds."""
+    import pickletools
+
+    try:
+        for op, arg, pos in pickletools.genops(data):
+            if op.name == "FRAME" and int(arg) > len(data) - pos:
+                raise ValueError(f"a frame at byte {pos} declares {arg} bytes, {len(data) - pos} remain")
+    except ValueError as e:
+        raise BenchmarkFileError(f"{where}: refusing a malformed pickle before reading it ({e})") from None
+
+
 class PickledBooster:
     """Inert stand-in for a pickled ``xgboost.core.Booster`` / ``lightgbm.basic.Booster``."""
 
@@ -62,9 +102,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
     _ALLOWED = {
         ("xgboost.core", "Booster"): PickledBooster,
         ("lightgbm.basic", "Booster"): PickledBooster,
-        ("builtins", "bytearray"): bytearray,
+        ("builtins", "bytearray"): _safe_bytearray,
         ("builtins", "object"): object,
-        ("copyreg", "_reconstructor"): copyreg._reconstructor,
+        ("copyreg", "_reconstructor"): _safe_reconstructor,
         # plain containers and scalars a LightGBM Booster keeps in its state
         ("collections", "OrderedDict"): collections.OrderedDict,
         ("collections", "defaultdict"): collections.defaultdict,
@@ -95,7 +135,15 @@ def _numpy_scalar(dtype, data=None):
 
 
 def read_pickled_booster(data: bytes, where: str = "member") -> dict:
-    """The state dict of a pickled Booster (``handle`` as bytes), without running its code."""
+    """The state dict of a pickled Booster (``handle`` as bytes), without running its code.
+
+    The opcodes are checked first (:func:`_prescan`), and no allowed callable allocates
+    more than the pickle's own bytes, so a hostile member cannot make the reader allocate
+    gigabytes before it is refused.
+    """
+    if len(data) > MAX_MEMBER_BYTES:
+        raise BenchmarkFileError(f"{where}: {len(data):,} bytes; a member is at most {MAX_MEMBER_BYTES:,}")
+    _prescan(data, where)
     try:
         obj = _RestrictedUnpickler(io.BytesIO(data)).load()
     except BenchmarkFileError as e:
@@ -254,7 +302,7 @@ def legacy_binary_to_json(buf: bytes, where: str = "member") -> dict:
 
 def snapshot_to_booster(handle: bytes, where: str = "member"):
     """An ``xgboost.Booster`` from a pickled Booster's memory snapshot (any known format)."""
-    import xgboost as xgb
+    xgb = paths.require("xgboost", "NAS-Bench-301")
 
     if handle.startswith(SNAPSHOT_HEADER):
         off = struct.unpack_from("<q", handle, len(SNAPSHOT_HEADER))[0]
@@ -278,9 +326,95 @@ def snapshot_to_booster(handle: bytes, where: str = "member"):
     return json_to_booster(model, where)
 
 
-def json_to_booster(model: dict | bytes | str, where: str = "member"):
-    import xgboost as xgb
+def _trees_of(model: Any, where: str) -> tuple[dict, list]:
+    try:
+        learner = model["learner"]
+        gb = learner["gradient_booster"]
+        if gb.get("name") == "dart":
+            gb = gb["gbtree"]
+        if gb.get("name") != "gbtree":
+            raise BenchmarkFileError(f"{where}: booster {gb.get('name')!r} is not supported (only gbtree)")
+        trees = gb["model"]["trees"]
+        param = learner["learner_model_param"]
+    except (KeyError, TypeError, AttributeError):
+        raise BenchmarkFileError(f"{where}: not an xgboost JSON model (learner/gradient_booster/model/"
+                                 "trees missing)") from None
+    if not isinstance(trees, list):
+        raise BenchmarkFileError(f"{where}: the model's trees are not a list")
+    return param, trees
 
+
+def validate_model(model: Any, where: str = "member", num_features: int | None = None) -> None:
+    """Check an xgboost JSON model's structure before xgboost (or :class:`Forest`) walks it.
+
+    Each tree: equal-length node arrays of a sane size, children ``-1`` (a leaf) or in
+    ``1..n-1``, no node the child of two parents (so the part reachable from the root is a
+    tree: no cycle), split features in ``0..num_features-1`` and finite thresholds and leaf
+    values. ``BenchmarkFileError`` names the member and the tree; a cycle or an
+    out-of-range index would otherwise crash xgboost or loop forever.
+    """
+    param, trees = _trees_of(model, where)
+    try:
+        declared = int(str(param.get("num_feature", "0")).strip("[]"))
+        base = float(str(param.get("base_score", "0")).strip("[]"))
+    except (TypeError, ValueError):
+        raise BenchmarkFileError(f"{where}: unreadable learner_model_param {param!r}") from None
+    limit = declared if num_features is None else min(declared, num_features)
+    if limit <= 0:
+        raise BenchmarkFileError(f"{where}: the model declares {declared} features")
+    if not math.isfinite(base):
+        raise BenchmarkFileError(f"{where}: base_score {base} is not finite")
+    if len(trees) > MAX_TREES:
+        raise BenchmarkFileError(f"{where}: {len(trees):,} trees; at most {MAX_TREES:,} are accepted")
+    total = 0
+    for t, tree in enumerate(trees):
+        bad = lambda why: BenchmarkFileError(f"{where}: tree {t} {why}")  # noqa: E731
+        try:
+            left = np.asarray(tree["left_children"], dtype=np.int64)
+            right = np.asarray(tree["right_children"], dtype=np.int64)
+            split = np.asarray(tree["split_indices"], dtype=np.int64)
+            cond = np.asarray(tree["split_conditions"], dtype=np.float64)
+            dleft = np.asarray(tree["default_left"], dtype=np.int64)
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise bad("lacks numeric left_children/right_children/split_indices/split_conditions/"
+                      "default_left arrays") from None
+        n = len(left)
+        if left.ndim != 1 or not 1 <= n <= MAX_TREE_NODES:
+            raise bad(f"has {n} nodes (1..{MAX_TREE_NODES:,} accepted)")
+        if any(a.shape != (n,) for a in (right, split, cond, dleft)):
+            raise bad("has node arrays of different lengths")
+        total += n
+        if total > MAX_MODEL_NODES:
+            raise BenchmarkFileError(f"{where}: more than {MAX_MODEL_NODES:,} nodes in all")
+        leaf = left == -1
+        if not np.array_equal(leaf, right == -1):
+            raise bad("has a node with exactly one child")
+        inner = ~leaf
+        kids = np.concatenate([left[inner], right[inner]])
+        if len(kids) and (kids.min() < 1 or kids.max() >= n):
+            k = int(kids[(kids < 1) | (kids >= n)][0])
+            raise bad(f"has a bad child index {k} (nodes 1..{n - 1}; 0 is the root)")
+        if len(np.unique(kids)) != len(kids):
+            raise bad("has a node with two parents (a cycle or a shared subtree)")
+        if (split[inner] < 0).any() or (split[inner] >= limit).any():
+            k = int(split[inner][(split[inner] < 0) | (split[inner] >= limit)][0])
+            raise bad(f"splits on feature {k}; the model has {limit} features (0..{limit - 1})")
+        if not np.isfinite(cond).all():
+            raise bad("has a threshold or leaf value that is not finite")
+        if ((dleft != 0) & (dleft != 1)).any():
+            raise bad("has default_left values other than 0/1")
+
+
+def json_to_booster(model: dict | bytes | str, where: str = "member"):
+    """An ``xgboost.Booster`` from a JSON model, after :func:`validate_model`."""
+    xgb = paths.require("xgboost", "NAS-Bench-301")
+
+    if isinstance(model, (bytes, bytearray, str)):
+        try:
+            model = json.loads(model)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise BenchmarkFileError(f"{where}: not a JSON xgboost model ({e})") from None
+    validate_model(model, where)
     if isinstance(model, dict) and model.get("version") == [1, 0, 0]:  # from our converter
         model = {**model, "version": [int(x) for x in xgb.__version__.split(".")[:3]]}
     raw = model if isinstance(model, (bytes, str)) else json.dumps(model)
@@ -340,7 +474,7 @@ def booster_to_legacy_snapshot(model: dict) -> bytes:
 
 
 __all__ = ["PickledBooster", "read_pickled_booster", "legacy_binary_to_json", "snapshot_to_booster",
-           "json_to_booster", "booster_to_legacy_snapshot"]
+           "json_to_booster", "validate_model", "booster_to_legacy_snapshot"]
 
 
 # -- small-batch prediction ------------------------------------------------------------
@@ -413,4 +547,6 @@ def _tree_depth(left: np.ndarray, right: np.ndarray) -> int:
         nxt = [c for v in level if left[v] != -1 for c in (left[v], right[v])]
         if not nxt:
             return depth
+        if depth >= len(left):  # deeper than the node count: a cycle (validate_model refuses it)
+            raise BenchmarkFileError("a tree has a cycle")
         depth, level = depth + 1, nxt

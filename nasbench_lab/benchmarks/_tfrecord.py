@@ -14,6 +14,8 @@ a table-driven pure-Python fallback (correct, about 100x slower).
 """
 from __future__ import annotations
 
+import io
+import os
 import struct
 from typing import BinaryIO, Iterator
 
@@ -77,9 +79,35 @@ def write_record(f: BinaryIO, data: bytes) -> None:
     f.write(struct.pack("<I", masked_crc(data)))
 
 
+#: the longest record accepted from a stream whose size is unknown (NAS-Bench-101's are < 2 kB)
+MAX_UNSIZED_RECORD = 1 << 30
+
+
+def _stream_size(f: BinaryIO) -> int | None:
+    """Bytes from the current position to the end of ``f`` (None when it cannot tell)."""
+    try:
+        return os.fstat(f.fileno()).st_size - f.tell()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass
+    try:
+        if not f.seekable():
+            return None
+        here = f.tell()
+        end = f.seek(0, io.SEEK_END)
+        f.seek(here)
+        return end - here
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def read_records(f: BinaryIO, name: str = "tfrecord", verify: bool = True) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(offset, data)`` per record; ``BenchmarkFileError`` names the offset of a bad one."""
+    """Yield ``(offset, data)`` per record; ``BenchmarkFileError`` names the offset of a bad one.
+
+    A declared length beyond the end of the file is refused before anything is read or
+    allocated (even with a valid length CRC).
+    """
     offset = 0
+    size = _stream_size(f)
     read = f.read
     unpack_head = _HEAD.unpack
     while True:
@@ -92,6 +120,12 @@ def read_records(f: BinaryIO, name: str = "tfrecord", verify: bool = True) -> It
         length, lcrc = unpack_head(head)
         if verify and masked_crc(head[:8]) != lcrc:
             raise BenchmarkFileError(f"{name}: bad length CRC in the record at offset {offset}")
+        left = None if size is None else size - offset - 12
+        if (left is not None and length + 4 > left) or (left is None and length > MAX_UNSIZED_RECORD):
+            raise BenchmarkFileError(f"{name}: truncated record at offset {offset}: it declares "
+                                     f"{length} bytes of data, the file ends first "
+                                     f"({'an unknown number of' if left is None else max(left, 0)} bytes "
+                                     "follow the header)")
         data = read(length)
         foot = read(4)
         if len(data) < length or len(foot) < 4:

@@ -134,5 +134,11 @@ class Benchmark(abc.ABC):
         self._count([self.key(a) for a in archs], m)
         return m
 
+    def fingerprint(self) -> str | None:
+        """A digest of the answers' content (tables: keys, validation and test columns), or
+        None where the benchmark cannot digest it cheaply; the protocol records it beside
+        its results and refuses to resume from those of another benchmark."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -49,6 +50,10 @@ class Entry:
     import_as: str = ""
     """the ``import`` name for this file"""
     note: str = ""
+    format: str = ""
+    """what the bytes must look like (``FORMATS``: tfrecord, torch, zip); '' = unchecked"""
+    min_size: int | None = None
+    """smallest plausible size in bytes, checked where no sha256 proves the file's identity"""
 
 
 CATALOGUE: dict[str, Entry] = {
@@ -56,29 +61,81 @@ CATALOGUE: dict[str, Entry] = {
         "nb101", "nasbench_only108.tfrecord",
         "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord", None,
         "4c39c3936e36a85269881d659e44e61a245babcb72cb374eacacf75d0e5f4fd1", "~499 MB",
-        import_as="nb101", note="sha256 as published in the nasbench README; exact size unpublished"),
+        import_as="nb101", note="sha256 as published in the nasbench README; exact size unpublished",
+        format="tfrecord"),
     "nb101-full": Entry(
         "nb101-full", "nasbench_full.tfrecord",
         "https://storage.googleapis.com/nasbench/nasbench_full.tfrecord", None,
         "3d64db8180fb1b0207212f9032205064312b6907a3bbc81eabea10db2f5c7e9c", "~1.95 GB",
-        import_as="nb101", note="sha256 as published in the nasbench README; exact size unpublished"),
+        import_as="nb101", note="sha256 as published in the nasbench README; exact size unpublished",
+        format="tfrecord"),
     "nb201": Entry(
         "nb201", "NAS-Bench-201-v1_1-096897.pth",
         "https://drive.google.com/open?id=1SKW0Cu0u8-gb18zDpaAGi0f74UdXeGKs", None, None, "~4.7 GB",
         manual=True, import_as="nb201",
         note="served from Google Drive (the NAS-Bench-201 README's link; v1_0-e61699.pth is in the "
              "same folder); no checksum is published (the file name's six hex digits are the "
-             "publisher's tag, not a documented digest)"),
+             "publisher's tag, not a documented digest)",
+        format="torch", min_size=100_000_000),
     "nb301": Entry(
         "nb301", "nasbench301_models_v1.0.zip", "https://ndownloader.figshare.com/files/24992018",
         None, None, "~1.7 GB", import_as="nb301",
         note="figshare article 13061510 (nasbench301_models_v1_0_zip); no sha256 published; "
-             "unzip it and import the nb_models_1.0/xgb_v1.0 folder"),
+             "unzip it and import the nb_models_1.0/xgb_v1.0 folder",
+        format="zip", min_size=100_000_000),
 }
 
 
 class DownloadError(RuntimeError):
-    """A download failed (unreachable host, interrupted transfer, wrong size)."""
+    """A download failed (unreachable host, interrupted transfer, wrong size or content)."""
+
+
+#: format -> (description, test of the first bytes)
+FORMATS = {
+    "tfrecord": ("a TFRecord file", lambda head: _tfrecord_head_ok(head)),
+    "torch": ("a torch .pth file (zip archive or pickle)",
+              lambda head: head[:4] == b"PK\x03\x04" or (head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05")),
+    "zip": ("a zip archive", lambda head: head[:4] == b"PK\x03\x04"),
+}
+
+
+def _tfrecord_head_ok(head: bytes) -> bool:
+    from ._tfrecord import masked_crc
+
+    return len(head) >= 12 and masked_crc(head[:8]) == int.from_bytes(head[8:12], "little")
+
+
+def _describe(head: bytes) -> str:
+    low = head.lstrip().lower()
+    if low.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in low[:512]:
+        return "an HTML page (an error, login or confirmation page saved in place of the file)"
+    if low.startswith((b"<?xml", b"<error")):
+        return "an XML document (a server error message)"
+    if low.startswith((b"{", b"[")):
+        return "a JSON document (an API error message?)"
+    return f"bytes starting {bytes(head[:16])!r}"
+
+
+def format_problem(path: str | Path, fmt: str) -> str | None:
+    """Why ``path`` is not a file of format ``fmt`` (see ``FORMATS``), or None when it looks right."""
+    if not fmt:
+        return None
+    what, ok = FORMATS[fmt]
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if not head:
+        return f"{path} is empty, not {what}"
+    if ok(head):
+        return None
+    return f"{path} is not {what}: it holds {_describe(head)}"
+
+
+def check_format(path: str | Path, fmt: str, what: str = "") -> None:
+    """Raise ``BenchmarkFileError`` when ``path`` is not a file of format ``fmt``."""
+    why = format_problem(path, fmt)
+    if why:
+        raise BenchmarkFileError(f"{what + ': ' if what else ''}{why}; fetch the file again "
+                                 "(`nasbench-lab download NAME` explains from where)")
 
 
 class ChecksumError(DownloadError):
@@ -124,9 +181,22 @@ def download(name: str, dest: str | Path | None = None, url: str | None = None, 
     """
     entry = _entry(name)
     folder = Path(dest) if dest is not None else downloads_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise DownloadError(f"--dest {folder} is a file; pass the folder to download into")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"cannot create the folder {folder} ({e.strerror or e})") from None
+    if url is not None:
+        parts = urllib.parse.urlsplit(str(url))
+        scheme = parts.scheme.lower()
+        if not ((scheme in ("http", "https", "ftp") and parts.netloc) or scheme == "file"):
+            raise DownloadError(f"--url {url!r} is not a URL (expected http://... or https://...)")
     final = folder / entry.filename
     if final.exists():
+        why = format_problem(final, entry.format)
+        if why:
+            raise DownloadError(f"{why}; delete it and download again")
         return final
     if entry.manual and url is None:
         raise DownloadError(manual_instructions(
@@ -210,7 +280,16 @@ def _fetch(src: str, part: Path, entry: Entry, progress: bool, timeout: float, c
 
 
 def _verify(part: Path, entry: Entry, final: Path) -> None:
+    why = format_problem(part, entry.format)
+    if why:  # resuming cannot turn a page into the file: start over next time
+        part.unlink()
+        raise DownloadError(f"{why.replace(str(part), entry.filename)}; the download was removed. Check "
+                            "the address (a mirror must serve the file itself), or fetch it by hand:\n"
+                            + manual_instructions(entry, final))
     size = part.stat().st_size
+    if entry.min_size is not None and not entry.sha256 and size < entry.min_size:
+        raise DownloadError(f"{part}: {size:,} bytes, far less than {entry.filename} ({entry.approx_size}); "
+                            "the partial file is kept, run the same command again to resume")
     if entry.size is not None and size != entry.size:
         raise DownloadError(f"{part}: {size:,} bytes, expected {entry.size:,}; the partial file is "
                             "kept, run the same command again to resume")
@@ -276,5 +355,6 @@ def cli_import(args) -> int:
     return 0
 
 
-__all__ = ["CATALOGUE", "Entry", "download", "import_file", "DownloadError", "ChecksumError",
+__all__ = ["CATALOGUE", "Entry", "download", "import_file", "DownloadError", "ChecksumError", "FORMATS",
+           "check_format", "format_problem",
            "cli_download", "cli_import", "manual_instructions"]

@@ -62,23 +62,36 @@ def _made_up_metrics(n: int, epochs: np.ndarray, quality: np.ndarray, rng: np.ra
     return ev, t_final * 1.1
 
 
+def _is_official(matrix, ops, h: str) -> bool:
+    try:
+        return official_hash(matrix, ops) == h
+    except ValueError:  # not a valid cell (InvalidArchitecture)
+        return False
+
+
 def write_nb101_tfrecord(path: str | Path, cells: Iterable[Any], seed: int = 0,
                          epochs: Sequence[int] = (108,), repeats: int = 3,
-                         shuffle: bool = True) -> list[dict]:
+                         shuffle: bool = True, synthetic_hashes: bool | None = None) -> list[dict]:
     """Write a NAS-Bench-101 tfrecord in the official format with FIXTURE metrics.
 
     ``cells``: ``spaces.nb101.Cell`` objects, ``(matrix, ops)`` or ``(matrix, ops, hash)``
     (without a hash, ``official_hash`` supplies one). Returns one dict per record
     (``offset``, ``hash``, ``epochs``, ``repeat``, ``length``) in file order, so tests can
     corrupt a chosen record.
+
+    Every record's checkpoint note says FIXTURE and how many cells the file holds (the
+    import checks that count, as it checks 423,624 for the official file). A given hash
+    that is not the official hash of its graph is marked ``synthetic hash`` (the import
+    verifies all others); ``synthetic_hashes=True`` marks every given hash without
+    checking (large made-up fixtures).
     """
     rng = np.random.default_rng(seed)
     parts = []
     for c in cells:
         m, ops, h = _cell_parts(c)
         adj = (np.asarray(m, dtype=np.uint8).ravel() + ord("0")).tobytes().decode()
-        parts.append((h or official_hash(m, ops), adj,
-                      ",".join(ops)))
+        synthetic = h is not None and (bool(synthetic_hashes) or not _is_official(m, ops, h))
+        parts.append((h or official_hash(m, ops), adj, ",".join(ops), synthetic))
     quality = rng.uniform(0.8, 0.95, len(parts))
     params = rng.integers(200_000, 40_000_000, len(parts)).tolist()
     jobs = [(i, e, r) for i in range(len(parts)) for e in epochs for r in range(repeats)]
@@ -92,8 +105,9 @@ def write_nb101_tfrecord(path: str | Path, cells: Iterable[Any], seed: int = 0,
     out, offset = [], 0
     with open(path, "wb") as f:
         for k, (i, e, r) in enumerate(jobs):
-            h, adj, ops = parts[i]
-            raw = encode_model_metrics(evals[k], params[i], totals[k], checkpoint_path=FIXTURE_NOTE)
+            h, adj, ops, synthetic = parts[i]
+            note = f"{FIXTURE_NOTE}; cells={len(parts)}" + ("; synthetic hash" if synthetic else "")
+            raw = encode_model_metrics(evals[k], params[i], totals[k], checkpoint_path=note)
             data = dumps([h, int(e), adj, ops, base64.b64encode(raw).decode()]).encode()
             write_record(f, data)
             out.append({"offset": offset, "hash": h, "epochs": e, "repeat": r, "length": len(data)})
@@ -123,7 +137,7 @@ def write_nb101_tfrecord_scaled(path: str | Path, n_cells: int = 423_624, seed: 
     """A full-size fixture: ``n_cells`` made-up cells x ``repeats`` records per budget
     (423,624 cells, as many as the only-108 file, about 0.5 GB)."""
     write_nb101_tfrecord(path, random_nb101_cells(n_cells, seed), seed=seed, epochs=epochs,
-                         repeats=repeats, shuffle=False)
+                         repeats=repeats, shuffle=False, synthetic_hashes=True)
     return Path(path)
 
 

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gzip
 import itertools
 import math
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -379,9 +381,9 @@ def build(
     ``cache_dir()/nas_bench_moons_build.sqlite``) and skipped on the next call.
     Returns the path of the written table (``data/nas_bench_moons.csv.gz`` by default).
     """
-    import multiprocessing as mp
-
     from tqdm.auto import tqdm
+
+    from .._parallel import imap
 
     seeds = build_seeds(seed)
     digest = _build_digest(config)
@@ -398,18 +400,10 @@ def build(
     space = ChainSpace(max_depth=max_depth)
     total = space.size * len(seeds)
     bar = tqdm(total=total, initial=total - sum(n for _, n in jobs), unit="net", desc="NAS-Bench-Moons", disable=not progress)
-    if jobs:
-        if workers > 1:
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(workers) as pool:
-                for rows in pool.imap_unordered(_train_group, [j for j, _ in jobs]):
-                    store.put_many(rows, digest)
-                    bar.update(len(rows))
-        else:
-            for job, _ in jobs:
-                rows = _train_group(job)
-                store.put_many(rows, digest)
-                bar.update(len(rows))
+    # spawn workers (one process where they could not start; a dead worker never hangs)
+    for rows in imap(_train_group, [j for j, _ in jobs], int(workers), ordered=False, desc="NAS-Bench-Moons"):
+        store.put_many(rows, digest)
+        bar.update(len(rows))
     bar.close()
     results = store.get_config(digest)
     table = _assemble(space, seeds, results)
@@ -479,7 +473,12 @@ def load(path: str | Path | None = None, seed: int = 0, **options):
         "training_time": "training_time",
         "parameters": "parameters",
     }
-    bench = TabularBenchmark(ChainSpace(max_depth=BUILD_DEPTH), path, "key", mapping, seed=seed, name="moons", **options)
+    try:
+        bench = TabularBenchmark(ChainSpace(max_depth=BUILD_DEPTH), path, "key", mapping, seed=seed, name="moons",
+                                 **options)
+    except (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError) as e:
+        raise BenchmarkFileError(f"moons: {path} is truncated or corrupt ({type(e).__name__}: {e}); rebuild it "
+                                 "with `nasbench-lab build moons` (or restore it from the repository)") from None
     for field in ("validation_accuracy", "test_accuracy"):
         v = bench.per_seed[field]
         if np.isnan(v).any() or (v < 0).any() or (v > 1).any():

@@ -6,7 +6,9 @@ base64(ModelMetrics protobuf)]``; ``evaluation_data[1]`` is the halfway point an
 ``evaluation_data[2]`` the end of training. Each (hash, epochs) was trained three times.
 
 ``import_tfrecord`` reads the file once (both CRCs of every record checked; a bad record
-raises ``BenchmarkFileError`` naming its byte offset) and writes a columnar ``.npz`` cache
+raises ``BenchmarkFileError`` naming its byte offset; accuracies must be fractions, every
+module hash must be its graph's official hash, and a partial file is refused unless
+``allow_partial=True``, see :func:`parse_tfrecord`) and writes a columnar ``.npz`` cache
 atomically, one row per cell in sorted-hash order:
 
 ===============  ======================  ==============================================
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 import warnings
 from array import array
 from pathlib import Path
@@ -64,6 +67,18 @@ METRICS = ("final_validation_accuracy", "final_test_accuracy", "final_training_t
 REPEATS = 3
 FORMAT = 1
 FIXTURE_MARK = b"FIXTURE"
+#: a fixture record whose module hash is made up (``fixtures.random_nb101_cells``): not verified
+SYNTHETIC_HASH_MARK = b"synthetic hash"
+#: a fixture's own statement of how many cells it holds (checked like the real file's 423,624)
+_FIXTURE_CELLS = re.compile(rb"cells=(\d+)")
+#: columns of METRICS that are accuracies (fractions) and training times (seconds)
+_ACCURACY_COLUMNS = (0, 1, 3, 4, 5, 7)
+_TIME_COLUMNS = (2, 6)
+
+
+class PartialImportWarning(UserWarning):
+    """A NAS-Bench-101 file or cache holds fewer cells or repeats than the format implies, and
+    was used anyway because the caller passed ``allow_partial=True``."""
 
 
 # -- matrix packing ----------------------------------------------------------------------
@@ -87,8 +102,17 @@ def _fail(name: str, offset: int, why: str) -> BenchmarkFileError:
     return BenchmarkFileError(f"{name}: record at offset {offset}: {why}")
 
 
-def parse_tfrecord(path: str | Path, progress: bool = False) -> dict[str, np.ndarray]:
-    """Read an official NAS-Bench-101 tfrecord into the cache's arrays (see module doc)."""
+def parse_tfrecord(path: str | Path, progress: bool = False, allow_partial: bool = False) -> dict[str, np.ndarray]:
+    """Read an official NAS-Bench-101 tfrecord into the cache's arrays (see module doc).
+
+    Every record is checked: accuracies must be fractions in [0, 1] and times finite
+    (a percentage or NaN names the record's offset), and every cell's module hash must be
+    the official hash of its graph. The file as a whole must be complete: three repeats of
+    every cell at every budget present, and as many cells as the file implies (423,624 for
+    an official file; the count a fixture states for itself). A partial file (e.g. cut at a
+    record boundary) raises ``BenchmarkFileError`` unless ``allow_partial=True``, which
+    imports what is there with a ``PartialImportWarning`` and records it in the cache.
+    """
     path = Path(path)
     name = path.name
     if not path.exists():
@@ -100,8 +124,10 @@ def parse_tfrecord(path: str | Path, progress: bool = False) -> dict[str, np.nda
     mbits = array("Q")
     opcodes = bytearray()
     rec_row, rec_epochs, rec_off = array("q"), array("q"), array("q")
+    first_off, synthetic = array("q"), bytearray()
     vals = array("f")
     fixture = False
+    stated_cells: int | None = None
     size = path.stat().st_size
     bar = None
     if progress:
@@ -148,8 +174,13 @@ def parse_tfrecord(path: str | Path, progress: bool = False) -> dict[str, np.nda
                 mbits.append(bits)
                 opcodes += codes
                 params.append(nparams)
-                if not fixture and FIXTURE_MARK in raw:
+                first_off.append(offset)
+                is_fixture = FIXTURE_MARK in raw
+                synthetic.append(is_fixture and SYNTHETIC_HASH_MARK in raw)
+                if is_fixture and not fixture:
                     fixture = True
+                    stated = _FIXTURE_CELLS.search(raw)
+                    stated_cells = int(stated.group(1)) if stated else None
             half, final = evals[1], evals[2]
             rec_row.append(row)
             rec_epochs.append(epochs)
@@ -165,8 +196,121 @@ def parse_tfrecord(path: str | Path, progress: bool = False) -> dict[str, np.nda
         bar.close()
     if not hashes:
         raise BenchmarkFileError(f"{name}: no records (an empty file?)")
-    return _assemble(name, size, fixture, hashes, params, nverts, mbits, opcodes,
-                     rec_row, rec_epochs, rec_off, vals)
+    arrays = _assemble(name, size, fixture, hashes, params, nverts, mbits, opcodes,
+                       rec_row, rec_epochs, rec_off, vals)
+    perm = np.argsort(np.array(hashes, dtype="S32"), kind="stable")
+    _verify_hashes(name, arrays, np.frombuffer(first_off, dtype=np.int64)[perm],
+                   np.frombuffer(bytes(synthetic), dtype=bool)[perm])
+    _check_complete(name, arrays, fixture, stated_cells, allow_partial)
+    return arrays
+
+
+def _check_values(name: str, v: np.ndarray, off: np.ndarray) -> None:
+    """Accuracies are fractions in [0, 1], times finite and non-negative (else: the offset)."""
+    for cols, ok, what in ((_ACCURACY_COLUMNS, lambda x: (x >= 0) & (x <= 1), "a fraction in [0, 1]"),
+                           (_TIME_COLUMNS, lambda x: x >= 0, "a finite, non-negative number of seconds")):
+        x = v[:, cols]
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(x) & ok(x))
+        if bad.any():
+            r, c = (int(i) for i in np.argwhere(bad)[0])
+            val = float(x[r, c])
+            hint = " (a percentage? accuracies must be fractions)" if what.startswith("a fraction") and 1 < val <= 100 else ""
+            raise _fail(name, int(off[r]), f"{METRICS[cols[c]]} = {val:g} is not {what}{hint}")
+
+
+def _packed_graphs(n_vertices: np.ndarray, matrix_bits: np.ndarray, ops: np.ndarray):
+    """(ns, adjacency bits ``7*i + j``, op codes 3 bits a vertex, is_full) of cached cells."""
+    ns = n_vertices.astype(np.int64)
+    bits = matrix_bits.astype(np.int64)
+    adj = np.zeros(len(ns), np.int64)
+    for n in range(2, MAX_VERTICES + 1):
+        sel = ns == n
+        if sel.any():
+            b, a = bits[sel], np.zeros(int(sel.sum()), np.int64)
+            for k, p in enumerate(_UPPER[n]):
+                i, j = divmod(p, n)
+                a |= ((b >> k) & 1) << (7 * i + j)
+            adj[sel] = a
+    codes = np.zeros(len(ns), np.int64)
+    cols = np.zeros(len(ns), np.int64)  # bit v: vertex v has an in-edge
+    full = np.ones(len(ns), bool)
+    for v in range(MAX_VERTICES):
+        inside = v < ns
+        codes |= np.where(inside, ops[:, v].astype(np.int64), 0) << (3 * v)
+        row = (adj >> (7 * v)) & 0x7F
+        cols |= row
+        full &= ~inside | (v == ns - 1) | (row != 0)
+    full &= (cols | 1) == (np.int64(1) << ns) - 1
+    return ns, adj, codes, full
+
+
+def _verify_hashes(name: str, arrays: dict, first_off: np.ndarray, synthetic: np.ndarray) -> None:
+    """Every cell's module hash is the official hash of its graph (fixtures' synthetic ones aside)."""
+    try:
+        from ..spaces import nb101 as space
+    except ModuleNotFoundError:  # pragma: no cover - the space is part of the package
+        return
+    todo = np.flatnonzero(~synthetic)
+    if not len(todo):
+        return
+    ns, adj, codes, full = _packed_graphs(arrays["n_vertices"][todo], arrays["matrix_bits"][todo],
+                                          arrays["ops"][todo])
+    got = np.empty(len(todo), dtype=object)
+    if full.any():
+        got[full] = space.md5_batch(ns[full], adj[full], codes[full])
+    for k in np.flatnonzero(~full).tolist():  # graphs the official code would prune first
+        row = int(todo[k])
+        n = int(arrays["n_vertices"][row])
+        matrix = unpack_matrix(int(arrays["matrix_bits"][row]), n)
+        try:
+            got[k] = space.Cell(matrix, [OPS[c] for c in arrays["ops"][row, :n]]).key
+        except space.InvalidArchitecture as e:
+            raise _fail(name, int(first_off[row]), f"the graph of module hash "
+                        f"{arrays['hash'][row].decode()} is not a NAS-Bench-101 cell ({e})") from None
+    want = arrays["hash"][todo].astype("U32")
+    bad = np.flatnonzero(got.astype("U32") != want)
+    if len(bad):
+        k = int(bad[np.argmin(first_off[todo[bad]])])
+        raise _fail(name, int(first_off[todo[k]]), f"module hash {want[k]} does not match its graph "
+                    f"(whose official hash is {got[k]}); {len(bad)} cell(s) in the file have a wrong hash")
+
+
+def _check_complete(name: str, arrays: dict, fixture: bool, stated_cells: int | None, allow_partial: bool) -> None:
+    """Refuse (or, with ``allow_partial``, flag) a file with fewer cells or repeats than it implies."""
+    n_rep = arrays["n_repeats"]
+    n = len(n_rep)
+    problems = []
+    expected = stated_cells if fixture else _nb101_size()
+    if expected is not None and n != expected:
+        source = "the fixture states" if fixture else "an official NAS-Bench-101 file holds"
+        problems.append(f"{n:,} cells, where {source} {expected:,}")
+    short = n_rep < REPEATS
+    if short.any():
+        r, e = (int(i) for i in np.argwhere(short)[0])
+        problems.append(f"{int(short.sum()):,} (cell, epochs) pairs with fewer than {REPEATS} repeats (e.g. "
+                        f"{arrays['hash'][r].decode()} at {int(arrays['epochs'][e])} epochs: "
+                        f"{int(n_rep[r, e])} of {REPEATS})")
+    if not problems:
+        return
+    what = f"{name}: partial NAS-Bench-101 file: " + "; ".join(problems)
+    if not allow_partial:
+        raise BenchmarkFileError(f"{what}. The file may be truncated (cut at a record boundary) or "
+                                 "incomplete; fetch it again, or pass allow_partial=True (e.g. "
+                                 "benchmarks.load('nb101', path=..., allow_partial=True)) to use the "
+                                 "cells that are there")
+    warnings.warn(f"{what}; imported anyway (allow_partial=True)", PartialImportWarning, stacklevel=4)
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    meta["partial"] = what
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+
+
+def _nb101_size() -> int | None:
+    try:
+        from ..spaces.nb101 import SIZE
+    except ModuleNotFoundError:  # pragma: no cover
+        return None
+    return SIZE
 
 
 #: per vertex count n: string positions of the upper triangle (row-major, i < j)
@@ -209,6 +353,7 @@ def _assemble(name, size, fixture, hashes, params, nverts, mbits, opcodes,
     ep = np.frombuffer(rec_epochs, dtype=np.int64)
     off = np.frombuffer(rec_off, dtype=np.int64)
     v = np.frombuffer(vals, dtype=np.float32).reshape(-1, len(METRICS))
+    _check_values(name, v, off)
     budgets = np.unique(ep)
     e_idx = np.searchsorted(budgets, ep)
     # repeat number of each record within its (cell, budget), in file order
@@ -262,12 +407,20 @@ def default_cache_path(src: str | Path) -> Path:
 
 
 def import_tfrecord(src: str | Path, out: str | Path | None = None, rebuild: bool = False,
-                    progress: bool = False) -> Path:
-    """Build the cache of ``src`` once (atomic write); return the cache path."""
+                    progress: bool = False, allow_partial: bool = False) -> Path:
+    """Build the cache of ``src`` once (atomic write); return the cache path.
+
+    An existing cache that is unreadable (truncated, corrupt, an older format) is rebuilt
+    with a warning. ``allow_partial``: see :func:`parse_tfrecord`.
+    """
     out = Path(out) if out is not None else default_cache_path(src)
     if out.exists() and not rebuild:
-        return out
-    return write_cache(parse_tfrecord(src, progress=progress), out)
+        try:
+            read_cache(out)
+            return out
+        except paths.UnreadableFile as e:
+            warnings.warn(f"{e}; rebuilding it from {Path(src).name}", RuntimeWarning, stacklevel=2)
+    return write_cache(parse_tfrecord(src, progress=progress, allow_partial=allow_partial), out)
 
 
 # -- the benchmark ------------------------------------------------------------------------
@@ -293,12 +446,18 @@ class NB101Benchmark(RowBenchmark):
     name = "nb101"
 
     def __init__(self, arrays: dict[str, np.ndarray], seed: int = 0, epochs: int = 108,
-                 source: str | None = None) -> None:
+                 source: str | None = None, allow_partial: bool = False) -> None:
         super().__init__()
-        self.meta = json.loads(bytes(arrays["meta"]).decode())
-        if self.meta.get("format") != FORMAT:
-            raise BenchmarkFileError(f"nb101 cache {source}: format {self.meta.get('format')} "
-                                     f"!= {FORMAT}; rebuild it (import again)")
+        try:
+            self.meta = _check_cache_arrays(arrays, str(source))
+        except paths.UnreadableFile as e:
+            raise BenchmarkFileError(f"{e}; import the tfrecord again") from None
+        self.partial = self.meta.get("partial")
+        if self.partial:
+            if not allow_partial:
+                raise BenchmarkFileError(f"nb101 cache {source} holds a partial import ({self.partial}); "
+                                         "pass allow_partial=True to use it anyway")
+            warnings.warn(f"nb101 cache {source}: {self.partial}", PartialImportWarning, stacklevel=3)
         self.source = source
         self.is_fixture = bool(self.meta.get("fixture"))
         self.seed = seed
@@ -549,27 +708,88 @@ class NB101Benchmark(RowBenchmark):
 
     def __repr__(self) -> str:
         fx = ", FIXTURE DATA (made-up metrics)" if self.is_fixture else ""
-        return f"<NB101Benchmark {len(self)} cells, epochs {self.epoch_budgets}{fx}>"
+        part = ", PARTIAL" if self.partial else ""
+        src = f" from {Path(self.source).name}" if self.source else ""
+        return f"<NB101Benchmark {len(self)} cells, epochs {self.epoch_budgets}{fx}{part}{src}>"
 
 
-def load_cache(path: str | Path, seed: int = 0, epochs: int = 108) -> NB101Benchmark:
-    """Load a cache written by ``import_tfrecord``."""
+#: arrays every cache holds (see the module docstring)
+CACHE_ARRAYS = ("hash", "epochs", "metrics", "n_repeats", "parameters", "n_vertices", "matrix_bits", "ops", "meta")
+
+
+def _check_cache_arrays(arrays: dict, where: str) -> dict:
+    """The cache's meta, after checking format and that the arrays agree in shape."""
+    missing = [k for k in CACHE_ARRAYS if k not in arrays]
+    if missing:
+        raise paths.UnreadableFile(f"nb101 cache {where} lacks {', '.join(missing)}")
+    try:
+        meta = json.loads(bytes(arrays["meta"]).decode())
+    except (UnicodeDecodeError, ValueError) as e:
+        raise paths.UnreadableFile(f"nb101 cache {where}: unreadable metadata ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else meta
+        raise paths.UnreadableFile(f"nb101 cache {where}: format {got!r} != {FORMAT} (an older version)")
+    n, e = len(arrays["hash"]), len(arrays["epochs"])
+    shapes = {"metrics": (n, e, REPEATS, len(METRICS)), "n_repeats": (n, e), "parameters": (n,),
+              "n_vertices": (n,), "matrix_bits": (n,), "ops": (n, MAX_VERTICES)}
+    for k, shape in shapes.items():
+        if arrays[k].shape != shape:
+            raise paths.UnreadableFile(f"nb101 cache {where}: {k} has shape {arrays[k].shape}, expected {shape}")
+    if n == 0 or e == 0:
+        raise paths.UnreadableFile(f"nb101 cache {where} holds no cells")
+    return meta
+
+
+def read_cache(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a cache, checked; ``paths.UnreadableFile`` names a truncated, corrupt or
+    stale file."""
+    arrays = paths.read_npz(path, CACHE_ARRAYS, "nb101 cache")
+    _check_cache_arrays(arrays, str(path))
+    return arrays
+
+
+def load_cache(path: str | Path, seed: int = 0, epochs: int = 108, allow_partial: bool = False) -> NB101Benchmark:
+    """Load a cache written by ``import_tfrecord`` (refused, naming the file, when unreadable)."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise BenchmarkFileError(f"nb101 cache {path} is unreadable ({e}); rebuild it") from e
-    return NB101Benchmark(arrays, seed=seed, epochs=epochs, source=str(path))
+        arrays = read_cache(path)
+    except paths.UnreadableFile as e:
+        raise BenchmarkFileError(f"{e}; delete it and import the tfrecord again "
+                                 "(`nasbench-lab import nb101 FILE`)") from None
+    return NB101Benchmark(arrays, seed=seed, epochs=epochs, source=str(path), allow_partial=allow_partial)
+
+
+_SOURCES = ("nasbench_only108.tfrecord", "nasbench_full.tfrecord")
 
 
 def _find_default() -> Path:
-    for d in (paths.cache_dir() / "nb101", paths.cache_dir() / "downloads", paths.data_dir()):
-        for pat in ("nasbench_only108*.npz", "nasbench_full*.npz", "nasbench_only108.tfrecord",
-                    "nasbench_full.tfrecord"):
-            hits = sorted(d.glob(pat)) if d.is_dir() else []
-            if hits:
-                return hits[0]
+    """The file ``load("nb101")`` uses, chosen deterministically.
+
+    An official tfrecord (only-108 before full; in the cache, downloads, then data
+    folder) wins: its own cache is the one tagged with its path, size and mtime, so a
+    stale cache is never picked for it. Without one, the newest cache (by modification
+    time, then name). When other candidates were passed over, a warning names the file
+    loaded and the ones ignored.
+    """
+    dirs = [d for d in (paths.cache_dir() / "nb101", paths.cache_dir() / "downloads", paths.data_dir())
+            if d.is_dir()]
+    sources = [d / f for f in _SOURCES for d in dirs if (d / f).is_file()]
+    caches = [p for d in dirs for pat in ("nasbench_only108*.npz", "nasbench_full*.npz") for p in d.glob(pat)]
+    caches.sort(key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+    if sources:
+        chosen = sources[0]
+        own = default_cache_path(chosen)
+        ignored = [p for p in sources[1:] + caches if p != own]
+        why = "the official source file; its cache is the one tagged with its size and mtime"
+    elif caches:
+        chosen, ignored, why = caches[0], caches[1:], "the newest import"
+    else:
+        chosen = None
+    if chosen is not None:
+        if ignored:
+            warnings.warn(f"nb101: loading {chosen} ({why}); also present and not used: "
+                          f"{', '.join(str(p) for p in ignored)}", UserWarning, stacklevel=3)
+        return chosen
     raise FileNotFoundError(
         "nb101: no NAS-Bench-101 file found. Run `nasbench-lab download nb101` (or fetch "
         "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord yourself and run "
@@ -577,14 +797,31 @@ def _find_default() -> Path:
 
 
 def load(path=None, *, seed: int = 0, epochs: int = 108, rebuild: bool = False,
-         progress: bool = False, cache: str | Path | None = None) -> NB101Benchmark:
-    """``benchmarks.load("nb101", path=<tfrecord or .npz cache>)``; builds the cache once."""
+         progress: bool = False, cache: str | Path | None = None, allow_partial: bool = False) -> NB101Benchmark:
+    """``benchmarks.load("nb101", path=<tfrecord or .npz cache>)``; builds the cache once.
+
+    Without ``path`` the choice among the files present is deterministic (see
+    ``_find_default``) and ``repr`` of the result names the file. An unreadable cache of
+    a tfrecord is rebuilt from it (with a warning); an unreadable ``.npz`` given directly is
+    refused with one message naming it. ``allow_partial=True`` accepts a file or cache with
+    fewer cells or repeats than the format implies (with a ``PartialImportWarning``).
+    """
     path = Path(path) if path is not None else _find_default()
     if path.suffix == ".npz":
-        return load_cache(path, seed=seed, epochs=epochs)
-    out = import_tfrecord(path, out=cache, rebuild=rebuild, progress=progress)
-    return load_cache(out, seed=seed, epochs=epochs)
+        return load_cache(path, seed=seed, epochs=epochs, allow_partial=allow_partial)
+    if not path.exists():
+        raise FileNotFoundError(f"NAS-Bench-101 file {path} does not exist")
+    out = Path(cache) if cache is not None else default_cache_path(path)
+    if out.exists() and not rebuild:
+        try:
+            arrays = read_cache(out)
+        except paths.UnreadableFile as e:  # a derived cache: rebuild it from the source
+            warnings.warn(f"{e}; rebuilding it from {path.name}", RuntimeWarning, stacklevel=2)
+        else:
+            return NB101Benchmark(arrays, seed=seed, epochs=epochs, source=str(out), allow_partial=allow_partial)
+    out = import_tfrecord(path, out=out, rebuild=True, progress=progress, allow_partial=allow_partial)
+    return load_cache(out, seed=seed, epochs=epochs, allow_partial=allow_partial)
 
 
-__all__ = ["NB101Benchmark", "load", "load_cache", "import_tfrecord", "parse_tfrecord",
+__all__ = ["NB101Benchmark", "PartialImportWarning", "read_cache", "load", "load_cache", "import_tfrecord", "parse_tfrecord",
            "write_cache", "OPS", "METRICS", "pack_matrix", "unpack_matrix"]

@@ -77,6 +77,9 @@ def read_pth(path: str | Path, trust_pickle: bool = False) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"NAS-Bench-201 file {path} does not exist")
+    from .download import check_format  # not a torch file at all: say so (no unpickling advice)
+
+    check_format(path, "torch", "nb201")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except pickle.UnpicklingError as e:
@@ -177,12 +180,15 @@ def load(path=None, *, validation: str | Sequence[str] | None = None,
          test: str | Sequence[str] | None = None, dataset: str = "cifar10-valid",
          epochs: int = 200, percent: bool = True, seed: int = 0, trust_pickle: bool = False,
          space: Any = "auto", key: str = "arch", complete: bool = True,
-         name: str = "nb201") -> TabularBenchmark:
+         name: str = "nb201", nan_policy: str = "raise") -> TabularBenchmark:
     """``benchmarks.load("nb201", path, validation=..., test=...)``.
 
     ``path``: a CSV/Parquet table (default ``key="arch"``) or the official ``.pth``.
     ``dataset`` and ``epochs`` (12 or 200) choose the official file's defaults.
     ``complete=False`` accepts a table of only some cells (rows still in official order).
+    Accuracies are checked after conversion (all in [0, 1]; a table in the other unit than
+    ``percent`` says is refused, naming it); a cell with no accuracy value is refused unless
+    ``nan_policy="propagate"`` (see ``TabularBenchmark``).
 
     >>> b = load("nb201_accuracies.csv.gz", validation="cifar10_valid_12",  # doctest: +SKIP
     ...          test="cifar10_test_200")
@@ -200,18 +206,20 @@ def load(path=None, *, validation: str | Sequence[str] | None = None,
         frame = read_table(path)
         if path.suffix.lower() in (".parquet", ".pq") and any("@seed" in c for c in frame.columns):
             return _from_official_frame(frame, validation, test, dataset, epochs, seed, space, name,
-                                        complete)
+                                        complete, nan_policy)
         if validation is None:
             raise ValueError(f"nb201: name the validation column of {path.name} (validation=...); "
                              f"columns: {list(frame.columns)}")
         if "index" in frame.columns:
             frame = frame.sort_values("index", kind="stable")
         return TabularBenchmark(space, frame, key, _mapping(validation, test),
-                                percent=percent, seed=seed, complete=complete, name=name)
+                                percent=percent, seed=seed, complete=complete, name=name,
+                                nan_policy=nan_policy)
     if path.suffix.lower() != ".pth":
         raise BenchmarkFileError(f"nb201: {path} is neither a table (.csv/.parquet) nor an official .pth")
     frame = read_table(import_pth(path, trust_pickle=trust_pickle))
-    return _from_official_frame(frame, validation, test, dataset, epochs, seed, space, name, complete)
+    return _from_official_frame(frame, validation, test, dataset, epochs, seed, space, name, complete,
+                                nan_policy)
 
 
 def _mapping(validation, test) -> dict:
@@ -221,7 +229,8 @@ def _mapping(validation, test) -> dict:
     return m
 
 
-def _from_official_frame(frame, validation, test, dataset, epochs, seed, space, name, complete=True):
+def _from_official_frame(frame, validation, test, dataset, epochs, seed, space, name, complete=True,
+                         nan_policy="raise"):
     if dataset not in DATASETS:
         raise ValueError(f"nb201: dataset must be one of {DATASETS}, got {dataset!r}")
     if epochs not in HP_GROUPS:
@@ -248,7 +257,7 @@ def _from_official_frame(frame, validation, test, dataset, epochs, seed, space, 
     if f"{prefix}:params" in frame.columns:
         mapping["parameters"] = f"{prefix}:params"
     return TabularBenchmark(space, frame, "arch", mapping, percent=True, seed=seed,
-                            complete=complete, name=name)
+                            complete=complete, name=name, nan_policy=nan_policy)
 
 
 __all__ = ["load", "read_pth", "pth_frame", "import_pth", "DATASETS", "SPLITS"]

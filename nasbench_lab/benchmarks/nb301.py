@@ -10,7 +10,12 @@ convert it once to xgboost's JSON model and cache that under
 
 * Pickles are read only from the directory the user names, with a ``UserWarning``.
   When the directory holds a ``SHA256SUMS`` file (``sha256sum`` format, paths relative
-  to the directory), every member must be listed and match, or loading is refused.
+  to the directory), every member must be listed, and every listed file (members and
+  config files) must exist and match, or loading is refused.
+* Every member's tree structure is validated before xgboost or the numpy forest walks it
+  (``_nb301_models.validate_model``: children in range, no cycles, split features below
+  the feature count, sane sizes), and a member pickle is checked opcode by opcode before
+  it is read, so no file can crash, hang or exhaust the process.
 * Members written by :func:`fit_surrogate` carry a ``surrogate_model.json`` beside the
   pickle; it is preferred, so no pickle is read at all.
 
@@ -102,7 +107,7 @@ class Ensemble:
                 out[i] = m.predict(X)
             return out
         if self.device == "cuda":
-            import xgboost as xgb
+            xgb = paths.require("xgboost", "NAS-Bench-301")
 
             d = xgb.DMatrix(X)
             for i, m in enumerate(self.members):
@@ -176,6 +181,18 @@ def _check(root: Path, file: Path, data: bytes, sums: dict[str, str] | None) -> 
     return digest
 
 
+def _check_listed(root: Path, sums: dict[str, str] | None) -> None:
+    """Every file ``SHA256SUMS`` lists (members and config files alike) exists inside the
+    folder and matches, before anything is read from it."""
+    for rel, want in (sums or {}).items():
+        f = root / rel
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
+            raise BenchmarkFileError(f"{root / CHECKSUM_FILE}: {rel!r} is not a path inside {root}")
+        if not f.is_file():
+            raise BenchmarkFileError(f"{root / CHECKSUM_FILE} lists {rel}, which is missing; refusing to load")
+        _check(root, f, f.read_bytes(), sums)
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -194,7 +211,7 @@ def _xgb_device(device: str | None) -> str:
     device = paths.default_device(device)
     if device != "cuda":
         return "cpu"
-    import xgboost as xgb
+    xgb = paths.require("xgboost", "NAS-Bench-301")
 
     return "cuda" if xgb.build_info().get("USE_CUDA") else "cpu"
 
@@ -214,6 +231,7 @@ def load_ensemble(path: str | Path, device: str | None = None, nthread: int = 0)
     if not dirs:
         raise BenchmarkFileError(f"{root}: no ensemble members (*/{MEMBER_FILE}) found")
     sums = _read_checksums(root)
+    _check_listed(root, sums)
     model_config = _read_json(dirs[0] / MODEL_CONFIG)
     data_config = _read_json(dirs[0] / DATA_CONFIG)
     name = str(model_config.get("model", ""))
@@ -329,7 +347,7 @@ def fit_surrogate(records: Iterable[tuple[Any, float]], path: str | Path, member
     >>> recs = [(g, acc) for g, acc in my_results]                # doctest: +SKIP
     >>> ens = fit_surrogate(recs, "my_surrogate", members=3)      # doctest: +SKIP
     """
-    import xgboost as xgb
+    xgb = paths.require("xgboost", "NAS-Bench-301")
 
     if target not in ("accuracy", "runtime"):
         raise ValueError(f"target must be 'accuracy' or 'runtime', got {target!r}")

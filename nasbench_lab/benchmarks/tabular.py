@@ -14,6 +14,13 @@ A field may have several columns (one per training seed): their mean is the sear
 >>> bench.rows(["b", "a"]).tolist()
 [1, 0]
 
+Accuracies are checked after the percent conversion: every value must lie in [0, 1]; a
+table whose values look like the other unit (a median in [0, 1] with ``percent=True``,
+in (1, 100] with ``percent=False``) is refused with that diagnosis. Missing values per seed
+are fine (the mean is over the seeds present), but a row with no accuracy at all (NaN in
+every column of a field) is refused unless ``nan_policy="propagate"``: such rows are then
+kept and their queries answer NaN, which every strategy treats as a failed trial.
+
 ``RowBenchmark`` (the shared half) gives every table-backed benchmark the same API:
 ``keys``, ``row_of``, ``rows``, ``query_key``, ``query_index``, ``query_rows``, a fast
 single-query path and honest counters. ``benchmarks.nb101`` builds on it too.
@@ -21,6 +28,7 @@ single-query path and honest counters. ``benchmarks.nb101`` builds on it too.
 from __future__ import annotations
 
 import abc
+import hashlib
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -34,6 +42,8 @@ FIELDS = ("validation_accuracy", "test_accuracy", "training_time", "parameters")
 ALIASES = {"validation": "validation_accuracy", "valid": "validation_accuracy",
            "test": "test_accuracy", "time": "training_time", "params": "parameters"}
 REDUCTIONS = ("mean", "sample")
+#: what a row without any accuracy value (NaN in every column of a field) does
+NAN_POLICIES = ("raise", "propagate")
 _new_metrics = object.__new__
 
 
@@ -128,6 +138,28 @@ class RowBenchmark(Benchmark):
             k = keys[np.flatnonzero(bad)[0]]
             raise NotInBenchmark(k.decode() if isinstance(k, bytes) else str(k), self.name)
         return self._sorted_rows[pos_c]
+
+    # -- identity ------------------------------------------------------------------
+    _fingerprint: str | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of what the answers depend on: the keys in row order and the seed-mean
+        validation and test accuracy of every row (computed once, then cached).
+
+        Two tables with the same name but other numbers (another dataset, other columns,
+        an edited file) have different fingerprints; the protocol stores it beside its
+        results and refuses to resume from those of another benchmark.
+        """
+        if self._fingerprint is None:
+            h = hashlib.blake2b(digest_size=16)
+            h.update("\0".join(map(str, np.asarray(self.keys).tolist())).encode())
+            for name in ("validation", "test"):
+                v = getattr(self, name, None)
+                h.update(name.encode())
+                if v is not None:
+                    h.update(np.ascontiguousarray(v, dtype=np.float64).tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def arch(self, row: int) -> Any:
         """The architecture of ``row`` (the key itself when no space can rebuild it)."""
@@ -246,6 +278,9 @@ class TabularBenchmark(RowBenchmark):
             ``training_time``, ``parameters``, or any other name, kept in ``extra``) ->
             a column name or a list of per-seed column names.
         percent: accuracy columns are percentages (converted to fractions).
+        nan_policy: a row with no value of an accuracy field (NaN in all its columns):
+            ``"raise"`` (default) refuses the table, ``"propagate"`` keeps the row, whose
+            queries then answer NaN (a failed trial for every strategy).
         seed: seed of the rng that ``reduction="sample"`` draws repeats from.
         complete: for a finite space, require every architecture of the space.
         name: the benchmark's name (``Benchmark.name``).
@@ -256,9 +291,12 @@ class TabularBenchmark(RowBenchmark):
 
     def __init__(self, space: Any, frame: Any, key_column: str,
                  mapping: Mapping[str, str | Sequence[str]], *, percent: bool = False,
-                 seed: int = 0, complete: bool = True, name: str = "tabular") -> None:
+                 seed: int = 0, complete: bool = True, name: str = "tabular",
+                 nan_policy: str = "raise") -> None:
         import pandas as pd
 
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"{name}: nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
         super().__init__()
         self.name = name
         self.seed = seed
@@ -296,6 +334,7 @@ class TabularBenchmark(RowBenchmark):
                 v = v / 100.0
             self.per_seed[f] = v
         self.mapping = mapping
+        self._check_accuracies(percent, nan_policy)
         self.has_test = "test_accuracy" in mapping
         n = len(self._key_array)
         nan = np.full(n, np.nan)
@@ -316,6 +355,46 @@ class TabularBenchmark(RowBenchmark):
         self._mean_table: np.ndarray | None = None
 
     # -- construction helpers ----------------------------------------------------------
+    def _check_accuracies(self, percent: bool, nan_policy: str) -> None:
+        """Every accuracy (after the percent conversion) in [0, 1]; the other unit named
+        when the values look like it; rows without any value refused unless
+        ``nan_policy="propagate"``."""
+        scale = 100.0 if percent else 1.0
+        for f, v in self.per_seed.items():
+            if not f.endswith("accuracy"):
+                continue
+            cols = self.mapping[f]
+            present = v[~np.isnan(v)]
+            if present.size:
+                # as in the file; the median decides the unit, so one outlier is just out of range
+                with np.errstate(invalid="ignore"):  # inf values are reported below
+                    mid = float(np.median(present)) * scale
+                lo, hi = float(present.min()) * scale, float(present.max()) * scale
+                if percent and 0.0 <= mid <= 1.0:
+                    raise BenchmarkFileError(
+                        f"{self.name}: {f} columns {cols} look like fractions already (values "
+                        f"{lo:g}..{hi:g}, median {mid:g}), but percent=True divides them by 100 "
+                        f"(best accuracy {hi / 100:g}); pass percent=False")
+                if not percent and 1.0 < mid <= 100.0:
+                    raise BenchmarkFileError(
+                        f"{self.name}: {f} columns {cols} look like percentages (values "
+                        f"{lo:g}..{hi:g}, median {mid:g}), but accuracies are fractions in [0, 1]; "
+                        "pass percent=True")
+                bad = (v < 0.0) | (v > 1.0)  # NaN compares False
+                if bad.any():
+                    r, c = (int(x[0]) for x in np.nonzero(bad))
+                    raise BenchmarkFileError(
+                        f"{self.name}: {int(bad.sum())} value(s) of {f} lie outside [0, 1]"
+                        f"{' after the percent conversion' if percent else ''}, e.g. "
+                        f"{v[r, c] * scale:g} in column {cols[c]!r} for key {self._key_array[r]!r}")
+            empty = np.isnan(v).all(axis=1)
+            if empty.any() and nan_policy == "raise":
+                r = int(np.flatnonzero(empty)[0])
+                raise BenchmarkFileError(
+                    f"{self.name}: {int(empty.sum())} row(s) have no {f} value (NaN in every column "
+                    f"of {cols}), e.g. key {self._key_array[r]!r}; pass nan_policy='propagate' to keep "
+                    "them (their queries answer NaN, a failed trial for every strategy)")
+
     def _space_order(self, keys: np.ndarray, complete: bool):
         """Row order: the space's enumeration for finite spaces, else the table's."""
         space = self.space
@@ -415,11 +494,11 @@ def load(path=None, *, space: Any = None, key: str = "key", validation: str | Se
          test: str | Sequence[str] | None = None, training_time: str | Sequence[str] | None = None,
          parameters: str | Sequence[str] | None = None, extra: Mapping[str, Any] | None = None,
          percent: bool = False, seed: int = 0, complete: bool = True,
-         name: str = "tabular") -> TabularBenchmark:
+         name: str = "tabular", nan_policy: str = "raise") -> TabularBenchmark:
     """``benchmarks.load("tabular", path, space=..., key=..., validation=..., test=...)``.
 
     ``path`` may also be a DataFrame. Column arguments take one column or a list of
-    per-seed columns.
+    per-seed columns. ``percent`` and ``nan_policy``: see ``TabularBenchmark``.
 
     >>> bench = load("table.csv", space="nb201", key="arch",               # doctest: +SKIP
     ...              validation="cifar10_valid_12", test="cifar10_test_200", percent=True)
@@ -432,7 +511,7 @@ def load(path=None, *, space: Any = None, key: str = "key", validation: str | Se
             mapping[f] = c
     mapping.update(extra or {})
     return TabularBenchmark(space, path, key, mapping, percent=percent, seed=seed,
-                            complete=complete, name=name)
+                            complete=complete, name=name, nan_policy=nan_policy)
 
 
-__all__ = ["RowBenchmark", "TabularBenchmark", "load", "read_table", "FIELDS"]
+__all__ = ["RowBenchmark", "TabularBenchmark", "load", "read_table", "FIELDS", "NAN_POLICIES"]

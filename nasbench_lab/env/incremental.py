@@ -28,6 +28,8 @@ them exactly.
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -55,6 +57,43 @@ def shown_positions(n_available: int, n_shown: int, seed: int, key: str) -> np.n
     return np.sort(rng.choice(n_available, size=n_shown, replace=False))
 
 
+def check_alpha(alpha: float | None) -> float | None:
+    """``alpha`` as a float, or a ValueError when ``exp(alpha * acc)`` is not finite for
+    some accuracy in [0, 1] (``alpha=1000`` would make every reward inf - inf = NaN)."""
+    if alpha is None:
+        return None
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a real number or None, got {alpha!r}")
+    a = float(alpha)
+    try:
+        if not math.isfinite(a) or not math.isfinite(math.exp(a)):
+            raise OverflowError
+    except OverflowError:
+        raise ValueError(f"alpha={alpha!r}: exp(alpha * accuracy) overflows float64 (or is NaN) for accuracies in "
+                         f"[0, 1] (rewards would be inf or NaN); use alpha <= "
+                         f"{math.log(np.finfo(np.float64).max):.1f} (paper: 6 for NB101, 32 for NB301)") from None
+    return a
+
+
+def integral_action(action) -> int:
+    """``action`` as an int; a float with a fractional part (or NaN) is refused, never truncated."""
+    if isinstance(action, (bool, np.bool_)):
+        raise TypeError(f"action must be an integer, got {action!r}")
+    if isinstance(action, numbers.Integral):
+        return int(action)
+    v = action
+    if hasattr(action, "item"):  # numpy scalars and arrays, torch tensors
+        try:
+            v = action.item()
+        except (ValueError, RuntimeError):
+            raise ValueError(f"action must be one integer, got {action!r}") from None
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return int(v)
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return int(v)
+    raise ValueError(f"action must be an integer, got {action!r} (non-integral actions are not truncated)")
+
+
 def shape_accuracy(acc, alpha: float | None):
     """The shaped accuracy ``exp(alpha * acc)`` (``acc`` itself when ``alpha`` is None)."""
     acc = np.asarray(acc, dtype=np.float64)
@@ -75,7 +114,7 @@ class IncrementalEnv(gym.Env):
             ``space.sample``; ``reset(options={"arch": a})`` starts at ``a`` explicitly.
         invalid_action: ``"terminate"`` (a masked action ends the episode in place, with
             ``info["invalid_action"] = True``) or ``"raise"`` (ValueError).
-        cache_size: architectures whose encoding / accuracy / neighbours are memoised.
+        cache_size: architectures whose encoding / accuracy / neighbours are memoised (>= 1).
 
     Observation: ``{"observation": float32 (N+1, encoding_size), "action_mask": int8 (N+1,)}``;
     row 0 is the current architecture, rows 1.. the shown neighbours, zero rows pad.
@@ -97,10 +136,13 @@ class IncrementalEnv(gym.Env):
             raise ValueError(f"invalid_action must be 'terminate' or 'raise', got {invalid_action!r}")
         if initial_states is not None and len(initial_states) == 0:
             raise ValueError("initial_states is empty")
+        if int(cache_size) < 1:
+            raise ValueError(f"cache_size must be >= 1 (the current state and its neighbours are "
+                             f"memoised), got {cache_size}")
         self.space = space
         self.benchmark = benchmark
         self.n_neighbours = int(n_neighbours)
-        self.alpha = None if alpha is None else float(alpha)
+        self.alpha = check_alpha(alpha)
         self.max_steps = int(max_steps)
         self.seed = int(seed)
         self.initial_states = None if initial_states is None else list(initial_states)
@@ -215,7 +257,7 @@ class IncrementalEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
-        a = int(action)
+        a = integral_action(action)
         if not 0 <= a <= self.n_neighbours:
             raise ValueError(f"action {a} outside 0..{self.n_neighbours}")
         invalid = a > len(self._shown)

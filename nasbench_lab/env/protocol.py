@@ -34,7 +34,15 @@ forward" (table notes of Tables 1 and 2).
 Resuming: with ``out_dir`` each (agent, seed, set) writes its two frames atomically
 (``<agent>__seed<s>__set<i>.{episodes,queries}.<fmt>``) beside ``config.json``; a rerun
 with the same configuration loads finished units instead of recomputing them, a rerun
-with a different configuration refuses to mix results.
+with a different configuration refuses to mix results. ``config.json`` records what the
+results depend on: the configuration, the benchmark's name, class and content
+fingerprint (``benchmark.fingerprint()``: for tables a digest of the keys and the
+validation and test columns) and the columns it reads, and for every agent the episode
+path it ran (``"vectorised"``, ``"single"`` or ``"sample"``; random walk draws other
+episodes on the vectorised and the single path for the same seed). Another benchmark
+(NB201 CIFAR-100 after CIFAR-10, say) or another path for an agent is refused, never
+mixed. A unit file that cannot be read (a truncated write by another tool, a disk error)
+raises :class:`ResultFileError` naming it: delete it and rerun to recompute that unit.
 
 >>> cfg = ProtocolConfig(n_sets=5, set_size=1000, budget=300)                      # doctest: +SKIP
 >>> result = run_protocol(bench, ["random_search", "random_walk", "local_search"], cfg)  # doctest: +SKIP
@@ -56,7 +64,11 @@ from ..schema import EPISODE_COLUMNS, QUERY_COLUMNS, check_frame
 
 @dataclasses.dataclass
 class ProtocolConfig:
-    """Settings of one protocol run (defaults: the paper's NB101 evaluation)."""
+    """Settings of one protocol run (defaults: the paper's NB101 evaluation).
+
+    Sizes must be positive integers, ``seeds`` non-empty and ``alpha`` such that
+    ``exp(alpha)`` is finite; anything else raises ValueError at construction.
+    """
 
     n_sets: int = 5
     """S, the number of sets of initial states."""
@@ -82,6 +94,19 @@ class ProtocolConfig:
     """most episodes the vectorised env runs at once."""
     fmt: str = "parquet"
     """file format of per-unit results: "parquet" or "csv"."""
+
+    def __post_init__(self) -> None:
+        for k in ("n_sets", "set_size", "max_steps", "n_neighbours", "budget", "batch_size"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"ProtocolConfig.{k} must be a positive integer, got {v!r}")
+        if len(self.seeds) == 0:
+            raise ValueError("ProtocolConfig.seeds is empty: give at least one agent seed")
+        if self.fmt not in ("parquet", "csv"):
+            raise ValueError(f"fmt must be 'parquet' or 'csv', got {self.fmt!r}")
+        if self.alpha is not None:
+            from .incremental import check_alpha
+            check_alpha(self.alpha)
 
     @classmethod
     def paper(cls, benchmark: str, **overrides) -> "ProtocolConfig":
@@ -137,17 +162,29 @@ def save_frame(frame, path) -> Path:
     return path
 
 
+class ResultFileError(ValueError):
+    """A result file cannot be read (truncated, corrupt, not a result frame); names it."""
+
+
 def load_frame(path, columns: dict | None = None):
-    """Read a frame written by :func:`save_frame` (same columns and dtypes)."""
+    """Read a frame written by :func:`save_frame` (same columns and dtypes); a file that
+    cannot be read raises :class:`ResultFileError` naming it."""
     import pandas as pd
 
     path = Path(path)
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(
-        path, keep_default_na=False, na_values={c: ["", "NaN", "nan"] for c in
-                                                ("initial_validation", "initial_test", "final_validation",
-                                                 "final_test", "validation", "test", "best_validation",
-                                                 "best_test", "oracle_test")})
-    return conform(frame, columns or _schema_for(frame))
+    try:
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(
+            path, keep_default_na=False, na_values={c: ["", "NaN", "nan"] for c in
+                                                    ("initial_validation", "initial_test", "final_validation",
+                                                     "final_test", "validation", "test", "best_validation",
+                                                     "best_test", "oracle_test")})
+        return conform(frame, columns or _schema_for(frame))
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pyarrow, pandas parser and dtype errors alike
+        raise ResultFileError(
+            f"{path}: cannot read this result file ({type(e).__name__}: {e}); it is truncated or "
+            "corrupt. Delete it and rerun: the protocol recomputes the missing unit") from e
 
 
 # -- initial states -------------------------------------------------------------------
@@ -431,6 +468,30 @@ def _unit_stem(label: str, seed: int, index: int, agent_obj=None) -> str:
     return f"{label}{tag}__seed{seed}__set{index}"
 
 
+def benchmark_fingerprint(benchmark) -> dict:
+    """What results depend on besides the configuration: the benchmark's name and class,
+    its content digest (``benchmark.fingerprint()``; None where it has none) and the
+    columns a table reads its validation / test accuracy from."""
+    fp = getattr(benchmark, "fingerprint", None)
+    digest = fp() if callable(fp) else None
+    out = {"benchmark": getattr(benchmark, "name", "benchmark"),
+           "benchmark_class": type(benchmark).__name__, "benchmark_digest": digest}
+    mapping = getattr(benchmark, "mapping", None)
+    if isinstance(mapping, dict):
+        out["benchmark_columns"] = {f: [str(c) for c in mapping[f]]
+                                    for f in ("validation_accuracy", "test_accuracy") if f in mapping}
+    return out
+
+
+def _episode_path(agent, tabular: bool, cfg: "ProtocolConfig") -> str:
+    """How ``agent``'s episodes run: ``"sample"`` (random search), ``"vectorised"`` or ``"single"``."""
+    if not getattr(agent, "incremental", True):
+        return "sample"
+    if tabular and getattr(agent, "vectorised", False) and cfg.vectorised is not False:
+        return "vectorised"
+    return "single"
+
+
 def _is_tabular(bench, forced: bool = False) -> bool:
     """Whether the vectorised env can run: a tabular benchmark over an enumerable space
     whose neighbour table is cheap (NB201, small spaces) or already cached (NB101;
@@ -466,8 +527,7 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
     from .incremental import IncrementalEnv
 
     cfg = config or ProtocolConfig()
-    if cfg.fmt not in ("parquet", "csv"):
-        raise ValueError(f"fmt must be 'parquet' or 'csv', got {cfg.fmt!r}")
+    cfg.__post_init__()  # fields may have been changed after construction
     space = space if space is not None else benchmark.space
     if space is None:
         raise ValueError("the benchmark has no search space; pass space=")
@@ -475,9 +535,18 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
     bench_name = getattr(benchmark, "name", "benchmark")
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
-        _check_config(out, {"benchmark": bench_name, **cfg.fingerprint()})
+        fingerprint = benchmark_fingerprint(benchmark)
+        if fingerprint["benchmark_digest"] is None:
+            warnings.warn(f"{bench_name}: the benchmark has no content fingerprint; results in {out} "
+                          "are matched to it by name and class only", stacklevel=2)
+        _check_config(out, {**fingerprint, **cfg.fingerprint()})
 
     tabular = cfg.vectorised is not False and _is_tabular(benchmark, forced=cfg.vectorised is True)
+    episode_paths: dict[str, str] = {}
+    if out is not None:
+        for label, (factory, own) in factories.items():
+            episode_paths[label] = _episode_path(factory(benchmark, seed=(own or cfg.seeds)[0]), tabular, cfg)
+        _check_paths(out, episode_paths, cfg)
     venv = None
     env = scores = None
     units = [(label, s, i) for label, (_, own) in factories.items() for s in (own or cfg.seeds)
@@ -501,10 +570,14 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
         agent = factory(benchmark, seed=seed)
         if hasattr(agent, "begin_set"):
             agent.begin_set(i)
-        if not getattr(agent, "incremental", True):
+        path = _episode_path(agent, tabular, cfg)
+        if out is not None and path != episode_paths[label]:
+            raise ValueError(f"{label} seed {seed}: runs on the {path} path, its other seeds on the "
+                             f"{episode_paths[label]} one; results of the two are not mixed")
+        if path == "sample":
             scores = scores or _Scores(benchmark)
             episodes = _run_random_search(agent, archs, benchmark, scores)
-        elif tabular and getattr(agent, "vectorised", False) and cfg.vectorised is not False:
+        elif path == "vectorised":
             if venv is None:
                 from .vector import VectorIncrementalEnv
                 venv = VectorIncrementalEnv.from_benchmark(
@@ -538,7 +611,8 @@ def _check_config(out: Path, fingerprint: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     f = out / "config.json"
     if f.exists():
-        old = json.loads(f.read_text())
+        old = _read_config(f)
+        old.pop("paths", None)
         if old != json.loads(json.dumps(fingerprint)):
             diff = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
             raise ValueError(f"{out} holds results of a different protocol configuration "
@@ -546,6 +620,33 @@ def _check_config(out: Path, fingerprint: dict) -> None:
         return
     with paths.atomic_write(f) as tmp:
         tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+
+
+def _read_config(f: Path) -> dict:
+    try:
+        return json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ResultFileError(f"{f}: not a readable protocol config ({e}); delete the folder's "
+                              "results or use another out_dir") from e
+
+
+def _check_paths(out: Path, episode_paths: dict, cfg: ProtocolConfig) -> None:
+    """Record each agent's episode path in ``config.json``; refuse one that changed."""
+    f = out / "config.json"
+    config = _read_config(f)
+    recorded = dict(config.get("paths", {}))
+    for label, path in episode_paths.items():
+        old = recorded.get(label)
+        if old is not None and old != path:
+            raise ValueError(
+                f"{out} holds {label!r} results from the {old} path; this run takes the {path} path "
+                f"(vectorised={cfg.vectorised!r}), whose episodes differ for the same seed. Rerun with "
+                f"vectorised={old == 'vectorised'!r}, or use another out_dir")
+        recorded[label] = path
+    if recorded != config.get("paths"):
+        config["paths"] = recorded
+        with paths.atomic_write(f) as tmp:
+            tmp.write_text(json.dumps(config, indent=1, sort_keys=True))
 
 
 def load_results(out_dir, fmt: str | None = None) -> ProtocolResult:

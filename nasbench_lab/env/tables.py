@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import multiprocessing as mp
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -98,15 +97,16 @@ class NeighbourTable:
     def load(cls, path) -> "NeighbourTable":
         path = Path(path)
         try:
-            with np.load(path) as z:
-                version = int(z["version"])
-                if version != TABLE_VERSION:
-                    raise NeighbourTableError(f"{path}: table version {version}, expected {TABLE_VERSION}; rebuild it")
-                return cls(z["offsets"], z["targets"], str(z["fingerprint"]))
-        except (OSError, KeyError, ValueError) as e:
-            if isinstance(e, NeighbourTableError):
-                raise
-            raise NeighbourTableError(f"{path}: unreadable neighbour table ({e}); rebuild it") from e
+            z = paths.read_npz(path, ("offsets", "targets", "fingerprint", "version"), "neighbour table")
+        except paths.UnreadableFile as e:
+            raise NeighbourTableError(f"{e}; rebuild it") from None
+        version = int(z["version"])
+        if version != TABLE_VERSION:
+            raise NeighbourTableError(f"{path}: table version {version}, expected {TABLE_VERSION}; rebuild it")
+        try:
+            return cls(z["offsets"], z["targets"], str(z["fingerprint"]))
+        except NeighbourTableError as e:
+            raise NeighbourTableError(f"{path}: {e}; rebuild it") from None
 
 
 def keys_fingerprint(keys: Sequence[str]) -> str:
@@ -170,19 +170,14 @@ _WORK: dict = {}
 def _fork_map(fn: Callable, chunks: list, workers: int, progress: bool, desc: str) -> list:
     """``[fn(c) for c in chunks]`` over ``workers`` forked processes (in order); the workers
     inherit ``_WORK``, which is cleared afterwards."""
+    from .._parallel import imap  # a dead worker raises/falls back, never hangs
+
     try:
-        if workers <= 1 or "fork" not in mp.get_all_start_methods():
-            results, pool = map(fn, chunks), None
-        else:
-            pool = mp.get_context("fork").Pool(workers)
-            results = pool.imap(fn, chunks)
+        results = imap(fn, chunks, workers, start_method="fork", desc=desc)
         if progress:
             from tqdm.auto import tqdm
             results = tqdm(results, total=len(chunks), desc=desc, unit="chunk")
         out = list(results)
-        if pool is not None:
-            pool.close()
-            pool.join()
     finally:
         _WORK.clear()
     return out
@@ -279,9 +274,15 @@ def nb101_table(space=None, keys: Sequence[str] | None = None, workers: int = 2,
     keys = nb101.enumeration_arrays()["keys"] if keys is None else np.asarray([str(k) for k in keys])
     fp = keys_fingerprint(keys)
     if cache and path.exists():
-        table = NeighbourTable.load(path)
-        if table.fingerprint == fp:
-            return table
+        try:
+            table = NeighbourTable.load(path)
+        except NeighbourTableError as e:  # a derived cache: rebuild it, and say so
+            import warnings
+
+            warnings.warn(f"{e} (rebuilding)", RuntimeWarning, stacklevel=2)
+        else:
+            if table.fingerprint == fp:
+                return table
     t0 = time.perf_counter()
     if nb101._jit() and np.array_equal(keys, nb101.enumeration_arrays()["keys"]):
         table = nb101_enumeration_table(workers=workers, progress=progress)

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .incremental import shape_accuracy, shown_positions
+from .incremental import check_alpha, shape_accuracy, shown_positions
 from .tables import NeighbourTable, neighbour_table
 from ..paths import torch_threads  # noqa: F401  (re-exported)
 
@@ -77,7 +77,8 @@ class VectorIncrementalEnv:
             by :meth:`encode` to build the encoding table.
 
     ``step`` returns ``(obs, reward, terminated, truncated, info)`` with (B,) arrays;
-    ``info["active"]`` marks the envs that took the step.
+    ``info["active"]`` marks the envs that took the step. ``step`` before the first
+    ``reset`` raises, and so do actions that are not integers (floats are never truncated).
     """
 
     def __init__(self, table: NeighbourTable, validation, keys: Sequence[str], n_envs: int = 1, *,
@@ -93,7 +94,7 @@ class VectorIncrementalEnv:
             raise ValueError("n_envs, n_neighbours and max_steps must be >= 1")
         self.n_envs = int(n_envs)
         self.n_neighbours = int(n_neighbours)
-        self.alpha = None if alpha is None else float(alpha)
+        self.alpha = check_alpha(alpha)
         self.max_steps = int(max_steps)
         self.seed = int(seed)
         self.backend = backend
@@ -108,6 +109,10 @@ class VectorIncrementalEnv:
         pool = np.arange(table.n_rows) if initial_rows is None else np.asarray(initial_rows, dtype=np.int64)
         if len(pool) == 0:
             raise ValueError("initial_rows is empty")
+        if pool.ndim != 1 or int(pool.min()) < 0 or int(pool.max()) >= table.n_rows:
+            raise ValueError(f"initial_rows must be a 1-D array of rows in 0..{table.n_rows - 1} "
+                             f"(negative rows do not wrap around), got min {int(pool.min())}, "
+                             f"max {int(pool.max())}")
         if backend == "numpy":
             self.device = "cpu"
             self._rng = np.random.default_rng(self.seed)
@@ -130,6 +135,7 @@ class VectorIncrementalEnv:
         self.rows = conv(np.zeros(self.n_envs, dtype=np.int64))
         self.t = conv(np.zeros(self.n_envs, dtype=np.int64))
         self.done = conv(np.ones(self.n_envs, dtype=bool))
+        self._started = False
 
     @classmethod
     def from_benchmark(cls, benchmark, n_envs: int = 1, space=None, table: NeighbourTable | None = None,
@@ -148,6 +154,28 @@ class VectorIncrementalEnv:
         tdt = {np.int64: torch.int64, bool: torch.bool}[dtype]
         return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x,
                                device=self.device).to(tdt)
+
+    def _integral(self, actions):
+        """``actions`` as int64 of this backend; non-integral values are refused."""
+        if self.backend == "torch":
+            import torch
+            if isinstance(actions, torch.Tensor):
+                if actions.is_floating_point():
+                    x = actions.detach().double().cpu().numpy()
+                    bad = ~np.isfinite(x) | (x != np.round(x))
+                    if bad.any():
+                        raise ValueError(f"actions must be integers, got {float(x[bad][0])!r} "
+                                         "(non-integral actions are not truncated)")
+                return self._as(actions, np.int64)
+        x = np.asarray(actions)
+        if x.dtype.kind == "b" or x.dtype.kind not in "iuf":
+            raise TypeError(f"actions must be integers, got dtype {x.dtype}")
+        if x.dtype.kind == "f":
+            bad = ~np.isfinite(x) | (x != np.round(x))
+            if bad.any():
+                raise ValueError(f"actions must be integers, got {float(x[bad][0])!r} "
+                                 "(non-integral actions are not truncated)")
+        return self._as(x, np.int64)
 
     def _where(self, c, a, b):
         if self.backend == "numpy":
@@ -227,11 +255,14 @@ class VectorIncrementalEnv:
         self.rows = rows.clone() if self.backend == "torch" else rows.copy()
         self.t = self._as(np.zeros(self.n_envs, dtype=np.int64), np.int64)
         self.done = self._as(np.zeros(self.n_envs, dtype=bool), bool)
+        self._started = True
         return self.observe(), {}
 
     def step(self, actions):
         """Advance every active env by one action; see the class docstring."""
-        a = self._as(actions, np.int64)
+        if not self._started:
+            raise RuntimeError("step() called before reset(): call reset() to start the episodes")
+        a = self._integral(actions)
         if a.shape != (self.n_envs,):
             raise ValueError(f"actions must have shape ({self.n_envs},), got {tuple(a.shape)}")
         if int(a.min()) < 0 or int(a.max()) > self.n_neighbours:

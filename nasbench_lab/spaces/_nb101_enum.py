@@ -1,6 +1,7 @@
 """Building the NAS-Bench-101 enumeration: every unique cell, deduplicated by key.
 
-Plan (vectorised numpy, then the compiled hash kernel over 2 processes):
+Plan (vectorised numpy, then the compiled hash kernel over 2 processes; see
+``nasbench_lab._parallel`` for when it runs in one):
 
 1. per vertex count n = 2..7, every strictly upper-triangular n x n matrix with at most 9
    edges in which every vertex lies on an input->output path (so pruning keeps it as is:
@@ -113,12 +114,9 @@ def build(workers: int = 2, progress=None) -> dict:
     parts = max(1, int(workers)) * 8
     bounds = np.linspace(0, len(ns), parts + 1).astype(int)
     tasks = [(ns[a:b], adjs[a:b], codes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    if workers and workers > 1:
-        import multiprocessing as mp
-        with mp.get_context("spawn").Pool(int(workers)) as pool:
-            halves = np.concatenate(pool.map(_hash_chunk, tasks))
-    else:
-        halves = np.concatenate([_hash_chunk(t) for t in tasks])
+    from .._parallel import imap  # spawn workers; one process where they could not start
+
+    halves = np.concatenate(list(imap(_hash_chunk, tasks, int(workers or 1), desc="nb101 enumeration")))
     # dedupe by key, sort by key (hi, lo unsigned order == hex order)
     order = np.lexsort((halves[:, 1], halves[:, 0]))
     halves, ns, adjs, codes = halves[order], ns[order], adjs[order], codes[order]

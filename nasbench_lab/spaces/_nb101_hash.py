@@ -73,13 +73,26 @@ def _entry_reason(x, i: int, j: int) -> str:
     return "" if xf in (0.0, 1.0) else f"{where}: entries must be 0 or 1"
 
 
+#: the largest matrix accepted before pruning (bit masks of 64-bit integers; a cell has at
+#: most 7 vertices after pruning, so anything near this is far outside the space)
+MAX_MATRIX_VERTICES = 63
+
+
+def check_size(n: int, where: str = "") -> None:
+    """Refuse a matrix of more than ``MAX_MATRIX_VERTICES`` vertices before touching its entries."""
+    if n > MAX_MATRIX_VERTICES:
+        raise InvalidArchitecture(f"{where}matrix has {n} vertices; at most {MAX_MATRIX_VERTICES} are accepted "
+                                  f"(a NAS-Bench-101 cell has at most {MAX_VERTICES} after pruning)")
+
+
 def _as_rows(matrix) -> list:
-    """The matrix as a list of row sequences, with shape and dtype checks."""
+    """The matrix as a list of row sequences, with shape and dtype checks (size first)."""
     if isinstance(matrix, np.ndarray):
         if matrix.ndim != 2:
             raise InvalidArchitecture(f"matrix must be 2-D, got {matrix.ndim}-D of shape {matrix.shape}")
         if matrix.shape[0] != matrix.shape[1]:
             raise InvalidArchitecture(f"matrix must be square, got shape {matrix.shape}")
+        check_size(matrix.shape[0])
         kind = matrix.dtype.kind
         if kind not in "biuf":
             raise InvalidArchitecture(f"matrix dtype must be integer or boolean, got {matrix.dtype}")
@@ -88,6 +101,7 @@ def _as_rows(matrix) -> list:
         raise InvalidArchitecture(
             f"matrix must be a square nested list or a numpy array, got {type(matrix).__name__}")
     n = len(matrix)
+    check_size(n)
     for i, row in enumerate(matrix):
         if isinstance(row, np.ndarray):
             row = row.tolist()

@@ -11,6 +11,30 @@ class InvalidArchitecture(ValueError):
     """An architecture violates its space's rules; the message says which rule."""
 
 
+class InvalidIndex(InvalidArchitecture, TypeError):
+    """An index (or action) that is not a whole number: refused, never truncated."""
+
+
+def as_index(value, what: str = "index") -> int:
+    """``value`` as an ``int``: integers and integral floats (``3.0``) only.
+
+    ``2.7``, ``True``, ``"3"`` or NaN raise :class:`InvalidIndex` instead of being
+    truncated or coerced.
+
+    >>> as_index(np.int64(3)), as_index(4.0)
+    (3, 4)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise InvalidIndex(f"{what} must be an integer, got the boolean {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return int(value)
+    kind = type(value).__name__
+    raise InvalidIndex(f"{what} must be an integer, got {value!r} ({kind}); non-integral values are "
+                       "refused, not truncated")
+
+
 class SearchSpace(abc.ABC):
     """One object per space. Architectures are frozen, hashable values.
 

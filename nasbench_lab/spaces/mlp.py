@@ -22,13 +22,14 @@ significant, where the 20 layer types are ordered width-major
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import itertools
 from typing import Any
 
 import numpy as np
 
-from .base import InvalidArchitecture, SearchSpace
+from .base import InvalidArchitecture, SearchSpace, as_index
 
 WIDTHS: tuple[int, ...] = (1, 2, 4, 8, 16)
 ACTIVATIONS: tuple[str, ...] = ("Sigmoid", "Tanh", "ReLU", "LeakyReLU")
@@ -46,6 +47,9 @@ _LAYER_INDEX = {lt: i for i, lt in enumerate(LAYER_TYPES)}
 
 
 def _check_layer(i: int, layer: Any) -> tuple[int, str]:
+    if isinstance(layer, (collections.abc.Set, collections.abc.Mapping)):
+        raise InvalidArchitecture(f"layer {i}: expected an ordered (width, activation) pair, got the "
+                                  f"unordered {type(layer).__name__} {layer!r}")
     if isinstance(layer, (str, bytes)) or not hasattr(layer, "__len__") or len(layer) != 2:
         raise InvalidArchitecture(f"layer {i}: expected a (width, activation) pair, got {layer!r}")
     width, act = layer
@@ -75,6 +79,9 @@ class Chain:
         layers = self.layers
         if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
             raise InvalidArchitecture(f"layers must be a sequence of (width, activation) pairs, got {layers!r}")
+        if isinstance(layers, (collections.abc.Set, collections.abc.Mapping)):
+            raise InvalidArchitecture(f"layers must be an ordered sequence (list or tuple), got a "
+                                      f"{type(layers).__name__}, whose order differs between processes")
         layers = tuple(_check_layer(i, layer) for i, layer in enumerate(layers))
         if len(layers) > MAX_LAYERS:
             raise InvalidArchitecture(f"a chain has at most {MAX_LAYERS} hidden layers, got {len(layers)}")
@@ -119,7 +126,10 @@ class Chain:
             if not sep or not w.isdigit():
                 raise InvalidArchitecture(f"chain key {key!r}: layer {i} {part!r} is not 'WIDTH-Activation'")
             layers.append((int(w), a))
-        return cls(tuple(layers))
+        chain = cls(tuple(layers))
+        if chain.key != key:  # e.g. "08-Tanh": one chain, one key
+            raise InvalidArchitecture(f"chain key {key!r} is not canonical; that chain's key is {chain.key!r}")
+        return chain
 
     def __str__(self) -> str:
         """The seed's notation: ``[8, Tanh, 8, ReLU, 2]`` (2 is the output layer)."""
@@ -196,10 +206,10 @@ class ChainSpace(SearchSpace):
         return self._offsets[chain.depth] + i
 
     def from_index(self, index: int) -> Chain:
-        """Inverse of ``index``."""
-        if not 0 <= int(index) < self.size:
+        """Inverse of ``index`` (an integer; ``2.7`` raises ``InvalidIndex``)."""
+        index = as_index(index, "chain index")
+        if not 0 <= index < self.size:
             raise IndexError(f"chain index {index} out of range 0..{self.size - 1}")
-        index = int(index)
         depth = max(d for d in range(self.max_depth + 1) if self._offsets[d] <= index)
         rest = index - self._offsets[depth]
         digits = []

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -75,7 +76,7 @@ from .. import paths
 from . import _nb101_hash as _h
 from ._nb101_hash import (CONV1X1, CONV3X3, INPUT, INTERIOR_OPS, MAX_EDGES, MAX_VERTICES,
                           MAXPOOL3X3, OPS, OUTPUT)
-from .base import InvalidArchitecture, SearchSpace
+from .base import InvalidArchitecture, SearchSpace, as_index
 
 #: cells in the space (unique by key)
 SIZE = 423_624
@@ -94,7 +95,7 @@ _SHIFT3 = tuple(3 * i for i in range(MAX_VERTICES))
 __all__ = ["Cell", "NB101Space", "OPS", "INTERIOR_OPS", "INPUT", "OUTPUT", "CONV3X3", "CONV1X1",
            "MAXPOOL3X3", "MAX_VERTICES", "MAX_EDGES", "SIZE", "ENCODING_SIZE", "hash_batch",
            "neighbours", "neighbour_keys", "neighbour_rows_batch", "sample", "sample_bananas", "sample_uniform", "encode",
-           "encode_batch", "blake2s_batch", "enumerate", "enumeration_arrays", "enumeration_counts", "cell_at",
+           "encode_batch", "blake2s_batch", "md5_batch", "enumerate", "enumeration_arrays", "enumeration_counts", "cell_at",
            "enumeration_metadata", "enumeration_cached", "build_enumeration", "index_of",
            "cli_build_enumeration", "draw", "InvalidArchitecture"]
 
@@ -212,6 +213,12 @@ def _keys_of(ns, adjs, codes, algorithm: str = "md5") -> list[str]:
         for (i, _), k in zip(members, _h.keys_for_labelings(n, rows, labelings, algorithm)):
             out[i] = k
     return out
+
+
+def md5_batch(ns, adjs, codes) -> list[str]:
+    """Official md5 keys of many packed, already pruned cells (the layout of
+    :func:`enumeration_arrays`)."""
+    return _keys_of(ns, adjs, codes, "md5")
 
 
 def blake2s_batch(ns, adjs, codes) -> list[str]:
@@ -345,6 +352,7 @@ def hash_batch(matrices, ops_list) -> list[str]:
     """
     ops_list = list(ops_list)
     if isinstance(matrices, np.ndarray) and matrices.ndim == 3:
+        _h.check_size(matrices.shape[1], "cell 0: ")
         groups = {matrices.shape[1]: (np.arange(len(matrices)), matrices)}
         if len(ops_list) != len(matrices):
             raise InvalidArchitecture(f"{len(matrices)} matrices but {len(ops_list)} op lists")
@@ -354,6 +362,7 @@ def hash_batch(matrices, ops_list) -> list[str]:
             raise InvalidArchitecture(f"{len(matrices)} matrices but {len(ops_list)} op lists")
         by_size: dict = {}
         for i, m in _enumerate(matrices):
+            _h.check_size(len(m) if hasattr(m, "__len__") else 0, f"cell {i}: ")
             by_size.setdefault(len(m), []).append(i)
         groups = {}
         for size, idx in by_size.items():
@@ -866,13 +875,18 @@ def _load(path=None, workers: int = 2) -> dict:
         return got
     data = None
     if path.exists():
+        why = ""
         try:
-            with np.load(path) as z:
-                data = {k: z[k] for k in z.files}
-            if int(data.get("format", -1)) != _ENUM_FORMAT or len(data["keys"]) != SIZE:
-                data = None
-        except (OSError, ValueError, KeyError, EOFError):  # unreadable cache: rebuild
+            data = paths.read_npz(path, ("keys", "n", "adj", "codes", "format"), "nb101 enumeration cache")
+        except paths.UnreadableFile as e:  # a derived cache: rebuild it
+            why = str(e)
+        else:
+            lengths = {len(data[k]) for k in ("keys", "n", "adj", "codes")}
+            if int(data["format"]) != _ENUM_FORMAT or lengths != {SIZE}:
+                why = f"nb101 enumeration cache {path} is stale or incomplete (format, or not {SIZE:,} cells)"
+        if why:
             data = None
+            warnings.warn(f"{why}; rebuilding it", RuntimeWarning, stacklevel=3)
     if data is None:
         data = build_enumeration(path, workers=workers)
     _ENUM[str(path)] = data
@@ -919,8 +933,8 @@ def enumeration_metadata(path=None) -> dict:
 
 def cell_at(i: int, path=None) -> Cell:
     """The ``i``-th cell of the enumeration."""
+    i = as_index(i, "nb101 enumeration index")
     d = _load(path)
-    i = int(i)
     if not -SIZE <= i < SIZE:
         raise IndexError(f"nb101 enumeration index {i} out of range")
     n = int(d["n"][i])

@@ -43,7 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import InvalidArchitecture, SearchSpace
+from .base import InvalidArchitecture, SearchSpace, as_index
 
 #: the 5 operations, in the official order of the NAS-Bench-201 search space
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -128,16 +128,18 @@ class Cell:
     @classmethod
     def from_code(cls, code: int) -> "Cell":
         """The cell of product code ``code`` (base-5 op ids, first edge most significant)."""
-        if not 0 <= int(code) < SIZE:
+        code = as_index(code, "nb201 code")
+        if not 0 <= code < SIZE:
             raise InvalidArchitecture(f"nb201: code {code} outside 0..{SIZE - 1}")
-        return cls._trusted(tuple(OPS[i] for i in _ops_of_code()[int(code)]))
+        return cls._trusted(tuple(OPS[i] for i in _ops_of_code()[code]))
 
     @classmethod
     def from_index(cls, index: int) -> "Cell":
         """The cell at official benchmark index ``index``."""
-        if not 0 <= int(index) < SIZE:
+        index = as_index(index, "nb201 index")
+        if not 0 <= index < SIZE:
             raise InvalidArchitecture(f"nb201: index {index} outside 0..{SIZE - 1}")
-        return cls.from_code(int(official_order()[int(index)]))
+        return cls.from_code(int(official_order()[index]))
 
     @classmethod
     def _trusted(cls, ops: tuple[str, ...]) -> "Cell":

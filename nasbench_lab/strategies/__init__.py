@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "random_walk": "nasbench_lab.strategies.random_walk:RandomWalk",
     "local_search": "nasbench_lab.strategies.local_search:LocalSearch",
     "reinforce": "nasbench_lab.strategies.reinforce:Reinforce",
+    "apex": "nasbench_lab.strategies.apex:ApexAgent",
 }
 
 

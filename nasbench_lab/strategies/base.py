@@ -5,6 +5,13 @@ A multi-trial strategy proposes architectures with ``ask()`` and learns from
 strategies add a ``torch.Generator``) and saves/restores everything with
 ``state_dict()`` / ``load_state_dict()``.
 
+Failed trials, one policy for every strategy: a NaN reward (an evaluator that failed,
+a table row without a value) is a *failed trial*. It counts in ``trials`` and in
+``failed``, never becomes ``best``, and carries no learning signal (learned strategies
+leave it out of their updates). An infinite reward is refused. ``tell`` checks the
+architecture (``space.validate``) and the reward before it changes anything: a ``tell``
+that raises leaves the strategy exactly as it was.
+
 ``run(strategy, benchmark, n_trials)`` drives any of them against any benchmark and
 returns a tidy frame, one row per trial:
 
@@ -46,8 +53,11 @@ def space_of(space_or_benchmark: Any):
 
 
 def reward_of(metrics: Any) -> float:
-    """The validation accuracy of a ``Metrics`` (or a plain number)."""
-    return float(getattr(metrics, "validation_accuracy", metrics))
+    """The validation accuracy of a ``Metrics`` (or a plain number); NaN for a failed trial."""
+    r = float(getattr(metrics, "validation_accuracy", metrics))
+    if math.isinf(r):
+        raise ValueError(f"reward {r} is infinite; tell a validation accuracy in [0, 1], or NaN for a failed trial")
+    return r
 
 
 class MultiTrialStrategy:
@@ -66,30 +76,41 @@ class MultiTrialStrategy:
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
         self.trials = 0
+        self.failed = 0
         self.best: tuple[Any, float] | None = None
 
     def ask(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def tell(self, arch: Any, metrics: Any) -> None:
-        """Record the result of ``arch`` (``Metrics`` or a validation accuracy)."""
+        """Record the result of ``arch`` (``Metrics`` or a validation accuracy; NaN: a
+        failed trial). Raises before any state changes on an invalid architecture or an
+        infinite reward."""
         reward = reward_of(metrics)
-        self.trials += 1
-        if self.best is None or reward > self.best[1]:
-            self.best = (arch, reward)
+        validate = getattr(self.space, "validate", None)
+        if callable(validate):
+            arch = validate(arch)
         self._observe(arch, reward, metrics)
+        self.trials += 1
+        if math.isnan(reward):
+            self.failed += 1
+        elif self.best is None or reward > self.best[1]:
+            self.best = (arch, reward)
 
     def _observe(self, arch: Any, reward: float, metrics: Any) -> None:
-        """Learn from one result (default: nothing)."""
+        """Learn from one result (default: nothing); ``arch`` is valid, ``reward`` may be
+        NaN (a failed trial). Raises only before changing state."""
 
     def state_dict(self) -> dict:
-        return {"seed": self.seed, "rng": self.rng.bit_generator.state, "trials": self.trials, "best": self.best}
+        return {"seed": self.seed, "rng": self.rng.bit_generator.state, "trials": self.trials,
+                "failed": self.failed, "best": self.best}
 
     def load_state_dict(self, state: dict) -> None:
         self.seed = int(state["seed"])
         self.rng = np.random.default_rng(self.seed)
         self.rng.bit_generator.state = state["rng"]
         self.trials = int(state["trials"])
+        self.failed = int(state.get("failed", 0))
         self.best = state["best"]
 
     def __repr__(self) -> str:
@@ -111,7 +132,7 @@ def run(strategy: Any, benchmark: Any, n_trials: int, progress: bool = False):
         arch = strategy.ask()
         m = benchmark.query(arch)
         strategy.tell(arch, m)
-        v = reward_of(m)
+        v = reward_of(m)  # NaN (a failed trial) never becomes the best
         t = float(getattr(m, "test_accuracy", math.nan))
         key = benchmark.key(arch) if hasattr(benchmark, "key") else str(arch)
         if v > best_v:

@@ -16,7 +16,10 @@ where ``R_i`` is the validation accuracy of chain ``i``, ``b`` an exponential mo
 average of past rewards (the baseline, updated after each batch), and ``beta`` an
 entropy bonus decaying geometrically per update. Log-probabilities are recomputed by
 the current controller at update time (teacher forcing), so chains told without being
-asked (or asked before an earlier update) are scored on-policy.
+asked (or asked before an earlier update) are scored on-policy. A failed trial (NaN
+reward, see ``strategies.base``) is counted but left out of the batch: it says nothing
+about the chain's accuracy. The constructor draws the initial weights from its own
+generator and leaves torch's global one untouched.
 
 >>> from nasbench_lab.spaces.mlp import ChainSpace
 >>> agent = Reinforce(ChainSpace(max_depth=3), seed=0)
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -115,9 +119,10 @@ class Reinforce(MultiTrialStrategy):
         self.torch_rng = torch.Generator().manual_seed(self.seed)
         # the controller's initial weights come from the seed too (not from global state)
         init = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
-        self.embedding = nn.Embedding(VOCAB + 1, cfg.embedding_size)
-        self.cell = nn.GRUCell(cfg.embedding_size, cfg.hidden_size)
-        self.head = nn.Linear(cfg.hidden_size, VOCAB)
+        with torch.random.fork_rng(devices=[]):  # the modules' default init draws from the global generator
+            self.embedding = nn.Embedding(VOCAB + 1, cfg.embedding_size)
+            self.cell = nn.GRUCell(cfg.embedding_size, cfg.hidden_size)
+            self.head = nn.Linear(cfg.hidden_size, VOCAB)
         with torch.no_grad():
             for p in self.parameters():
                 if p.dim() > 1:
@@ -197,20 +202,25 @@ class Reinforce(MultiTrialStrategy):
         return self._decode(greedy=True)
 
     def _observe(self, arch: Any, reward: float, metrics: Any) -> None:
-        self._buffer.append((self.space.validate(arch), reward))
+        if math.isnan(reward):
+            return  # a failed trial: no learning signal
+        self._buffer.append((arch, reward))
         if len(self._buffer) >= self.config.batch_size:
-            with torch_threads(self.config.threads):
-                self._update()
+            try:
+                with torch_threads(self.config.threads):
+                    self._update()
+            except BaseException:
+                self._buffer.pop()  # the tell raises: nothing changed
+                raise
 
     def _update(self) -> None:
+        """One policy-gradient step on the buffer; state changes only once it succeeded."""
         import torch
 
         chains, rewards = zip(*self._buffer)
-        self._buffer = []
         r = torch.tensor(rewards, dtype=torch.float32)
-        if self.baseline is None:
-            self.baseline = float(r.mean())
-        advantage = (r - self.baseline) * self.config.advantage_scale
+        baseline = float(r.mean()) if self.baseline is None else self.baseline
+        advantage = (r - baseline) * self.config.advantage_scale
         logp, ent = self.log_prob(list(chains))
         loss = -(advantage * logp).mean() - self.entropy_coef * ent.mean()
         self.optimizer.zero_grad()
@@ -218,8 +228,9 @@ class Reinforce(MultiTrialStrategy):
         if self.config.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.parameters(), self.config.grad_clip)
         self.optimizer.step()
+        self._buffer = []
         d = self.config.baseline_decay
-        self.baseline = d * self.baseline + (1 - d) * float(r.mean())
+        self.baseline = d * baseline + (1 - d) * float(r.mean())
         self.entropy_coef *= self.config.entropy_decay
         self.updates += 1
 

@@ -1,0 +1,98 @@
+"""Process pools finish or fail with a clear message; none hangs (stage 7, item 1).
+
+Each case runs in a fresh interpreter under a timeout, in its own process group, so a
+hang fails the test instead of blocking the run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import nasbench_lab
+
+PACKAGE = Path(nasbench_lab.__file__).resolve().parent
+TIMEOUT = 45
+
+
+def _run(args, cwd, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, text=True, start_new_session=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(stdin, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"{args} hung for {TIMEOUT} s (a process pool re-spawning dead workers?)")
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+# the enumeration build shrunk to cells of at most 4 vertices (1 + 6 + 84 cells), 2 workers
+ENUM_SCRIPT = textwrap.dedent("""
+    from nasbench_lab.spaces import _nb101_enum
+    _nb101_enum.MAX_VERTICES = 4
+    d = _nb101_enum.build(workers=2)
+    print("cells", len(d["keys"]))
+""")
+
+
+def test_enumeration_build_from_stdin_finishes(tmp_path):
+    """``python - <<EOF``: spawn workers cannot import ``<stdin>``; the build runs in one process."""
+    r = _run(["-"], tmp_path, stdin=ENUM_SCRIPT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["cells", "91"]
+    assert r.stderr.count("Traceback") == 0
+
+
+def test_unguarded_script_finishes_with_a_warning(tmp_path):
+    """A script without a main guard: the workers refuse to re-run the pool, the parent warns
+    and finishes in one process (instead of re-spawning dying workers forever)."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(ENUM_SCRIPT)
+    r = _run([str(script)], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split()[-2:] == ["cells", "91"]
+    assert "PoolFallbackWarning" in r.stderr
+    assert "__name__" in r.stderr  # the workers' message says how to guard the script
+    assert r.stderr.count("Traceback") <= 2  # at most one per worker, not one per respawn
+
+
+FORK_SCRIPT = textwrap.dedent("""
+    import os, warnings
+    from nasbench_lab.env import tables
+    PARENT = os.getpid()
+
+    def work(chunk):
+        if os.getpid() != PARENT and chunk == 3:
+            os._exit(7)  # a worker dies (killed, out of memory, ...)
+        return chunk * 10
+
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        out = tables._fork_map(work, list(range(8)), 2, False, "test map")
+    print(out, [type(x.message).__name__ for x in w])
+""")
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="no fork")
+def test_fork_pool_with_a_dying_worker_does_not_hang(tmp_path):
+    r = _run(["-"], tmp_path, stdin=FORK_SCRIPT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "[0, 10, 20, 30, 40, 50, 60, 70] ['PoolFallbackWarning']"
+
+
+def test_no_bare_multiprocessing_pool_in_the_package():
+    """Every process pool goes through ``nasbench_lab._parallel`` (which cannot hang)."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        if re.search(r"\bPool\(|\.Pool\b|imap_unordered", text) and path.name != "_parallel.py":
+            offenders.append(path.relative_to(PACKAGE).as_posix())
+    assert offenders == []
