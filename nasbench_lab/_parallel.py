@@ -75,9 +75,10 @@ def imap(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, *, start_
         for it in items:
             yield fn(it)
         return
-    done: dict[int, Any] = {}
-    broken: BaseException | None = None
+    done: dict[int, Any] = {}  # ordered: finished results waiting for their turn
+    yielded: set[int] = set()
     nxt = 0  # ordered: the next item to yield
+    broken: BaseException | None = None
     ex = ProcessPoolExecutor(min(workers, len(items)), mp_context=mp.get_context(start_method))
     try:
         futures = {ex.submit(fn, it): k for k, it in enumerate(items)}
@@ -85,17 +86,14 @@ def imap(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, *, start_
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
-                done[futures[f]] = f.result()  # BrokenProcessPool when a worker died
-            if ordered:
-                while nxt in done:
-                    yield done.pop(nxt)
-                    nxt += 1
-            else:
-                for k in [k for k in done]:
-                    yield done.pop(k)
-                    done[k] = _YIELDED
-        if ordered:
+                k, result = futures[f], f.result()  # BrokenProcessPool when a worker died
+                if ordered:
+                    done[k] = result
+                else:
+                    yielded.add(k)
+                    yield result
             while nxt in done:
+                yielded.add(nxt)
                 yield done.pop(nxt)
                 nxt += 1
         return
@@ -105,18 +103,9 @@ def imap(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, *, start_
         ex.shutdown(wait=True, cancel_futures=True)
     warnings.warn(f"{desc}: a worker process died ({broken}); computing the remaining items in this "
                   "process", PoolFallbackWarning, stacklevel=2)
-    if ordered:
-        for k in range(nxt, len(items)):
-            yield done.pop(k) if k in done else fn(items[k])
-    else:
-        for k, it in enumerate(items):
-            got = done.get(k, _MISSING)
-            if got is _YIELDED:
-                continue
-            yield fn(it) if got is _MISSING else got
+    for k, it in enumerate(items):
+        if k not in yielded:
+            yield done.pop(k) if k in done else fn(it)
 
-
-_YIELDED = object()
-_MISSING = object()
 
 __all__ = ["imap", "spawn_is_safe", "PoolFallbackWarning"]

@@ -253,6 +253,16 @@ SMALL_PARAMETERS: dict[str, Any] = {
     "BOOTSTRAP": 500,            # bootstrap resamples
     "LIVE": False,               # no live training
     "SAVE": False,               # do not write figures/ (the analysis tests cover saving)
+    # notebook 06 (Ape-X): seconds of training, learning from the first thousand steps
+    "TRAIN_STEPS": 6000,         # env steps of the live Ape-X training
+    "TRAIN_SEEDS": 1,            # trained Ape-X seeds
+    "LEARNING_STARTS": 1000,     # env steps before the first learner update
+    "ABLATION_STEPS": 3000,      # env steps per ablation run
+    "ABLATION_SEEDS": 1,         # seeds per ablation setting
+    "ABLATION_GAMMAS": (0.9,),   # one value: the base setting only
+    "ABLATION_NEIGHBOURS": (50,),
+    "ABLATION_ALPHAS": (None, 6.0),  # two settings in all: shaped and unshaped
+    "REUSE_STEPS": 3000,         # env steps of the NB201 agent of the reuse table
 }
 
 

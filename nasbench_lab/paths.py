@@ -98,6 +98,11 @@ def read_npz(path: str | os.PathLike, required: tuple[str, ...] = (), what: str 
     import numpy as np
 
     path = Path(path)
+    with open(path, "rb") as f:  # FileNotFoundError passes through
+        head = f.read(4)
+    if head != b"PK\x03\x04":  # np.load would try it as a pickle and suggest allow_pickle
+        got = "it is empty" if not head else f"it starts with {head!r}"
+        raise UnreadableFile(f"{what} {path} is not an .npz archive ({got}: truncated, overwritten or another file)")
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in required if k not in z.files]

@@ -242,5 +242,112 @@ def neighbours_explorer(benchmark, agents=("local_search", "random_walk"), n_val
                     N=tuple(int(v) for v in n_values))
 
 
-__all__ = ["Explorer", "LABELS", "best_so_far_explorer", "explorer", "improvement_explorer",
-           "neighbours_explorer", "shaping_explorer"]
+# -- the Ape-X agent (notebook 06) -------------------------------------------------------
+#: training-log columns of ``strategies.apex`` the Ape-X explorers offer -> axis label
+APEX_METRICS = {
+    "mean_final_validation": "mean validation accuracy at episode end",
+    "mean_return": "mean episode return (shaped reward)",
+    "mean_q": "mean Q of the replayed actions",
+    "loss": "learner loss (weighted Huber)",
+    "steps_per_second": "env steps per second",
+}
+_ABLATION_NAMES = {"gamma": "γ: discount (Fig. 17)", "n_neighbours": "N: neighbours shown (Fig. 18)",
+                   "alpha": "α: reward shaping (Fig. 19)"}
+
+
+def _metric_choices(columns) -> dict[str, str]:
+    """Axis label -> log column, for the logged values present in ``columns``."""
+    return {label: col for col, label in APEX_METRICS.items() if col in columns}
+
+
+def ablation_explorer(frame, benchmark: str = "", window: int = 10) -> Explorer:
+    """Figs. 17-19 from one ablation frame: pick the parameter (γ, N, α), the logged value
+    and the moving-average window.
+
+    ``frame``: the tidy frame of ``strategies.apex_studies.ablation_grid`` (one line per
+    setting; the band spans the seeds where there are several).
+    """
+    from .strategies import apex_studies
+
+    figures, _, _ = _analysis()
+    present = [p for p in apex_studies.FIGURE_OF if (frame["parameter"] == p).any()]
+    if not present:
+        raise ValueError("the ablation frame has no rows")
+    parameters = {_ABLATION_NAMES[p]: p for p in present}
+    metrics = _metric_choices(frame.columns)
+
+    def draw(parameter, value, window):
+        p, col = parameters[parameter], metrics[value]
+        curves = apex_studies.ablation_curves(frame, p, metric=col)
+        return figures.training_curves(
+            curves, window=int(window), xlabel="training env steps", ylabel=value,
+            percent=col == "mean_final_validation",
+            title=f"Fig. {apex_studies.FIGURE_OF[p]}: Ape-X on {benchmark or 'the benchmark'}, {parameter.split(' (')[0]}")
+
+    return explorer(draw, title="Ape-X ablations (Figs. 17-19): pick the parameter and the logged value",
+                    parameter=list(parameters), value=list(metrics), window=(1, 20, 1, int(window)))
+
+
+def _apex_runs(logs, ablation) -> dict[str, dict[int, Any]]:
+    """``{run label: {seed: training log}}`` from ``logs`` and an ablation frame."""
+    import math
+
+    import pandas as pd
+
+    runs: dict[str, dict[int, Any]] = {}
+    items = logs.items() if isinstance(logs, dict) else [("trained", logs)]
+    for label, v in items:
+        if isinstance(v, pd.DataFrame):
+            v = ({int(s): g for s, g in v.groupby("seed")} if "seed" in v.columns
+                 else {int(v.attrs.get("seed", 0)): v})
+        runs[str(label)] = {int(s): g for s, g in dict(v).items()}
+    if ablation is not None and len(ablation):
+        for (g, n, a, s), log in ablation.groupby(["gamma", "n_neighbours", "alpha", "seed"], dropna=False,
+                                                  sort=False):
+            a = "none" if a is None or (isinstance(a, float) and math.isnan(a)) else f"{float(a):g}"
+            label = f"ablation: γ = {float(g):g}, N = {int(n)}, α = {a}"
+            # the base setting appears once per parameter: its rows are the same run
+            runs.setdefault(label, {})[int(s)] = log.drop_duplicates("env_steps")
+    if not runs:
+        raise ValueError("no training logs given")
+    return runs
+
+
+def training_explorer(logs, ablation=None, window: int = 10) -> Explorer:
+    """Ape-X training curves: pick the run, the trained seed and the logged value.
+
+    ``logs``: ``{run label: {seed: log}}`` where ``log`` is the ``.log`` frame of
+    ``strategies.apex.train`` (a single frame with a ``seed`` column also works);
+    ``ablation``: optionally an ``apex_studies.ablation_grid`` frame, whose runs are added
+    (one per setting). The seed dropdown offers every trained seed and ``"all seeds"``
+    (their mean, with the min..max band where a run has several).
+    """
+    import pandas as pd
+
+    figures, _, _ = _analysis()
+    runs = _apex_runs(logs, ablation)
+    seeds = sorted({s for r in runs.values() for s in r})
+    columns = set().union(*(set(log.columns) for r in runs.values() for log in r.values()))
+    metrics = _metric_choices(columns)
+
+    def draw(run, seed, value, window):
+        by_seed = runs[run]
+        chosen = sorted(by_seed) if seed == "all seeds" else [int(seed.split()[-1])]
+        missing = [s for s in chosen if s not in by_seed]
+        if missing:
+            raise ValueError(f"{run!r} was not trained with seed {missing[0]}; its seeds: {sorted(by_seed)}")
+        col = metrics[value]
+        curves = pd.concat([pd.DataFrame({"setting": f"seed {s}" if len(chosen) == 1 else "mean over seeds",
+                                          "seed": s, "step": by_seed[s]["env_steps"].to_numpy(),
+                                          "value": by_seed[s][col].to_numpy()}) for s in chosen],
+                           ignore_index=True)
+        return figures.training_curves(curves, window=int(window), xlabel="training env steps", ylabel=value,
+                                       percent=col == "mean_final_validation", title=f"Ape-X training: {run}")
+
+    return explorer(draw, title="Ape-X training curves: pick the run, the trained seed and the logged value",
+                    run=list(runs), seed=[*(f"seed {s}" for s in seeds), "all seeds"], value=list(metrics),
+                    window=(1, 20, 1, int(window)))
+
+
+__all__ = ["APEX_METRICS", "Explorer", "LABELS", "ablation_explorer", "best_so_far_explorer", "explorer",
+           "improvement_explorer", "neighbours_explorer", "shaping_explorer", "training_explorer"]

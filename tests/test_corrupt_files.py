@@ -296,16 +296,10 @@ def _json_member_ensemble(root, mutate=None):
     return root
 
 
-def _inner_and_leaf(tree):
-    left = tree["left_children"]
-    inner = [i for i, c in enumerate(left) if c != -1 and i != 0]
-    leaf = [i for i, c in enumerate(left) if c == -1]
-    return inner, leaf
-
-
 def _cycle(tree):  # a leaf whose children are its own ancestors
-    inner, leaf = _inner_and_leaf(tree)
-    tree["left_children"][leaf[-1]], tree["right_children"][leaf[-1]] = tree["left_children"][0], tree["right_children"][0]
+    leaf = [i for i, c in enumerate(tree["left_children"]) if c == -1]
+    root_kids = tree["left_children"][0], tree["right_children"][0]
+    tree["left_children"][leaf[-1]], tree["right_children"][leaf[-1]] = root_kids
 
 
 def _child_out_of_range(tree):
