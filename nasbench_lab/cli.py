@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--benchmark", default="moons")
     f.add_argument("--out", help="output folder (default: figures/)")
     f.add_argument("--quick", action="store_true", help="tiny budgets (smoke run)")
+    f.add_argument("--apex-seeds", type=int, default=None, help="trained Ape-X seeds per benchmark (default 1)")
     f.set_defaults(func=_lazy("nasbench_lab.main_job:cli_figures"))
 
     ab = sub.add_parser("ablation", help="train the Ape-X ablation grid (paper §5) and draw Figs. 17-19")

@@ -2,13 +2,16 @@
 
 1. load NAS-Bench-Moons (bundled) and, when the real NAS-Bench-201 table is found beside
    the project (``paths.shared_data_dir()``), NAS-Bench-201 as well;
-2. run the HalfMoons REINFORCE search (``strategies.get("reinforce")``, ask/tell) on
-   NAS-Bench-Moons: several seeds, each a search run whose rollouts are its queries, plus a
-   small ablation of its entropy bonus;
-3. run the baseline agents (random search, random walk, local search) through the
-   evaluation protocol (``env.protocol``) on every loaded benchmark;
-4. draw every figure that applies (paper Figs. 3-5, 7-11, 16, 17-19 analogues) and write
-   every table (Markdown, LaTeX, CSV), plus the paper's Tables 1 and 2 as published.
+2. train the paper's Ape-X agent (``strategies.apex``, small preset) on every loaded
+   benchmark; trainings are checkpointed in ``data/cache/apex/`` and reused by a rerun;
+3. run the HalfMoons REINFORCE search (``strategies.get("reinforce")``, ask/tell) on
+   NAS-Bench-Moons: several seeds, each a search run whose rollouts are its queries;
+4. run the baseline agents (random search, random walk, local search) and the trained
+   Ape-X agents through the evaluation protocol (``env.protocol``) on every loaded benchmark;
+5. the Ape-X ablation grid of §5 on NAS-Bench-Moons (Figs. 17-19) and, with NAS-Bench-201,
+   the reuse of the CIFAR-10 agent on CIFAR-100 and ImageNet16-120 (§7);
+6. draw every figure that applies (paper Figs. 3-5, 7-11, 16, 17-19) and write every table
+   (Markdown, LaTeX, CSV), plus the paper's Tables 1 and 2 as published.
 
 Each step is a function of a shared :class:`Context`; a step whose dependency is missing
 raises :class:`Missing` and is reported as such in the closing summary (never skipped
@@ -58,8 +61,6 @@ class JobConfig:
     """REINFORCE search runs (one per seed) on NAS-Bench-Moons."""
     reinforce_rollouts: int = 300
     """rollouts (= queries) of each REINFORCE run."""
-    ablation_rollouts: int = 1000
-    """rollouts of each REINFORCE ablation run (three settings, two seeds each)."""
     n_resamples: int = 5000
     """bootstrap resamples of the CI bands and tables."""
     sampler_draws: int = 2000
@@ -70,6 +71,16 @@ class JobConfig:
     0 leaves the test out: each sample refits a t-distribution (minutes per agent)."""
     fit_subsample: int = 400
     """improvements per agent fed to the t goodness-of-fit test."""
+    apex_steps: dict = dataclasses.field(default_factory=lambda: {"moons": 60_000, "nb201": 200_000})
+    """training env steps of the Ape-X small preset per benchmark (others: the preset's)."""
+    apex_intensity: dict = dataclasses.field(default_factory=lambda: {"moons": 4.0})
+    """replay ratio (training intensity) per benchmark where it differs from the preset's 1."""
+    apex_seeds: int = 1
+    """trained Ape-X seeds per benchmark (the NB201 acceptance table uses 3)."""
+    ablation_steps: int = 15_000
+    """training env steps of each Ape-X ablation run (Figs. 17-19) on NAS-Bench-Moons."""
+    ablation_seeds: int = 1
+    """seeds per ablation setting."""
 
     @classmethod
     def from_args(cls, args) -> "JobConfig":
@@ -78,8 +89,11 @@ class JobConfig:
                   out=Path(args.out) if getattr(args, "out", None) else paths.figures_dir(), quick=quick)
         if quick:
             cfg = dataclasses.replace(cfg, n_sets=2, set_size=600, budget=100, reinforce_seeds=3,
-                                      reinforce_rollouts=100, ablation_rollouts=150, n_resamples=500,
-                                      sampler_draws=200, fit_subsample=100)
+                                      reinforce_rollouts=100, n_resamples=500,
+                                      sampler_draws=200, fit_subsample=100,
+                                      apex_steps={"moons": 6_144, "nb201": 6_144}, ablation_steps=1_024)
+        if getattr(args, "apex_seeds", None):
+            cfg = dataclasses.replace(cfg, apex_seeds=int(args.apex_seeds))
         return cfg
 
 
@@ -103,6 +117,8 @@ class Context:
     episodes: dict = dataclasses.field(default_factory=dict)
     queries: dict = dataclasses.field(default_factory=dict)
     curves: dict = dataclasses.field(default_factory=dict)
+    agents: dict = dataclasses.field(default_factory=dict)
+    apex_logs: dict = dataclasses.field(default_factory=dict)
     notes: list = dataclasses.field(default_factory=list)
 
     def save_fig(self, fig, name: str) -> list[Path]:
@@ -164,14 +180,15 @@ def step_benchmarks(ctx: Context) -> list[Path]:
 
 
 def step_protocol(ctx: Context, name: str) -> list[Path]:
-    """The baseline agents through the evaluation protocol on benchmark ``name``."""
+    """The baseline agents (and the Ape-X agents trained on ``name``) through the evaluation protocol."""
     from .env.protocol import ProtocolConfig, run_protocol, save_frame
 
     bench = _bench(ctx, name)
     cfg = ctx.cfg
     pcfg = ProtocolConfig(n_sets=cfg.n_sets, set_size=cfg.set_size, budget=cfg.budget, seeds=(cfg.seed,),
                           initial_seed=cfg.seed, env_seed=cfg.seed)
-    result = run_protocol(bench, ["random_search", "random_walk", "local_search"], pcfg, progress=True)
+    agents = ctx.agents.get(name, [])
+    result = run_protocol(bench, ["random_search", "random_walk", "local_search", *agents], pcfg, progress=True)
     ctx.episodes[name] = result.episodes
     ctx.queries[name] = result.queries
     res = cfg.out / "results"
@@ -243,45 +260,119 @@ def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
     return files
 
 
-def step_reinforce_ablation(ctx: Context, name: str = "moons") -> list[Path]:
-    """Figs. 17-19 analogue: REINFORCE training curves for three entropy bonuses."""
+def apex_config(ctx: Context, name: str, steps: int | None = None, **overrides):
+    """The Ape-X small preset with the job's budget for benchmark ``name``."""
+    from .strategies.apex import ApexConfig
+
+    cfg = ctx.cfg
+    total = int(steps or cfg.apex_steps.get(name, ApexConfig.small().total_steps))
+    extra = {"learning_starts": min(5_000, max(512, total // 10)), "report_every": max(1_024, total // 40)}
+    if name in cfg.apex_intensity:
+        extra.update(training_intensity=cfg.apex_intensity[name], target_update_period=10_000)
+    return ApexConfig.small(total_steps=total, **{**extra, **overrides})
+
+
+def _apex_dir(name: str, config, seed: int, bench) -> Path:
+    """A checkpoint folder per (benchmark content, configuration, seed): a rerun of the job
+    reuses a finished training instead of repeating it."""
+    import hashlib
+    import json
+
+    from .strategies.apex import benchmark_fingerprint
+
+    digest = hashlib.blake2b(json.dumps([config.fingerprint(), benchmark_fingerprint(bench)], sort_keys=True,
+                                        default=str).encode(), digest_size=6).hexdigest()
+    return paths.cache_dir() / "apex" / f"{name}-{digest}" / f"seed{seed}"
+
+
+def step_apex(ctx: Context, name: str) -> list[Path]:
+    """Train the Ape-X small preset on ``name`` (``apex_seeds`` seeds, resumable); its
+    training curve. The trained agents join the protocol step."""
     import pandas as pd
-    from tqdm.auto import tqdm
 
     from .analysis import figures
+    from .strategies.apex import train
 
-    cls = _reinforce_class()
     bench = _bench(ctx, name)
     cfg = ctx.cfg
-    settings = _reinforce_ablation_settings(cls)
-    curves = []
-    for label, kwargs in tqdm(settings, desc="reinforce ablation", unit="setting"):
-        for s in range(2):
-            strat = cls(bench.space, seed=cfg.seed + 100 + s, **kwargs)
-            val, _ = run_search(strat, bench, cfg.ablation_rollouts)
-            curves.append(pd.DataFrame({"setting": label, "seed": s, "step": np.arange(1, val.size + 1),
-                                        "value": val}))
-    ab = pd.concat(curves, ignore_index=True)
-    ctx.curves[f"{name}:reinforce"] = ab
-    what = settings[0][0].split("=")[0].strip()
-    fig = figures.training_curves(ab, window=10, title=f"REINFORCE on {name}: ablation of {what}",
-                                  ylabel="validation accuracy of the rollout", xlabel="rollout")
-    return ctx.save_fig(fig, f"fig17_ablation_reinforce_{name}")
+    config = apex_config(ctx, name)
+    agents, logs = [], []
+    with _torch_threads(1):
+        for s in range(cfg.apex_seeds):
+            seed = cfg.seed + s
+            result = train(bench, config, seed=seed, checkpoint_dir=_apex_dir(name, config, seed, bench))
+            agents.append(result.agent)
+            logs.append(result.log.assign(seed=seed))
+    ctx.agents[name] = agents
+    log = pd.concat(logs, ignore_index=True)
+    ctx.apex_logs[name] = log
+    out = cfg.out / "results" / f"{name}_apex_training_log.csv"
+    with paths.atomic_write(out, suffix=".csv") as tmp:
+        log.to_csv(tmp, index=False)
+    curves = log.rename(columns={"env_steps": "step", "mean_final_validation": "value"}).assign(
+        setting="Ape-X (small preset)")[["setting", "seed", "step", "value"]]
+    fig = figures.training_curves(curves, window=1, xlabel="training env steps",
+                                  title=f"Ape-X on {name}: mean validation accuracy of the training episodes' ends")
+    ctx.notes.append(f"{name}: Ape-X trained {config.total_steps:,} env steps x {cfg.apex_seeds} seed(s), "
+                     f"{log['steps_per_second'].median():,.0f} steps/s (median of the log)")
+    return [out] + ctx.save_fig(fig, f"apex_training_{name}")
 
 
-def _reinforce_ablation_settings(cls) -> list[tuple[str, dict]]:
-    """Three values of the entropy bonus (else the learning rate) of the REINFORCE config."""
-    import inspect
-    import sys
+def step_apex_ablation(ctx: Context, name: str = "moons") -> list[Path]:
+    """Figs. 17-19 from real Ape-X training logs: the grid of gamma, N and alpha (§5)."""
+    from .strategies.apex_studies import ablation_figures, ablation_grid
 
-    config_cls = getattr(sys.modules[cls.__module__], f"{cls.__name__}Config", None)
-    if "config" in inspect.signature(cls).parameters and config_cls is not None \
-            and dataclasses.is_dataclass(config_cls):
-        names = {f.name for f in dataclasses.fields(config_cls)}
-        for field, values in (("entropy_coef", (0.0, 0.02, 0.2)), ("lr", (0.001, 0.01, 0.05))):
-            if field in names:
-                return [(f"{field} = {v:g}", {"config": config_cls(**{field: v})}) for v in values]
-    raise Missing(f"{cls.__name__} exposes no config dataclass with entropy_coef or lr to ablate")
+    bench = _bench(ctx, name)
+    cfg = ctx.cfg
+    config = apex_config(ctx, name, steps=cfg.ablation_steps, report_every=max(256, cfg.ablation_steps // 30))
+    root = _apex_dir(name + "-ablation", config, 0, bench).parent
+    with _torch_threads(1):
+        frame = ablation_grid(bench, config, seeds=tuple(cfg.seed + s for s in range(cfg.ablation_seeds)),
+                              out_dir=root)
+    ctx.curves[f"{name}:apex"] = frame
+    out = cfg.out / "results" / f"{name}_apex_ablation.csv"
+    with paths.atomic_write(out, suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    files = [out]
+    names = {17: "gamma", 18: "neighbours", 19: "alpha"}
+    for number, fig in ablation_figures(frame, name).items():
+        files += ctx.save_fig(fig, f"fig{number}_ablation_{names[number]}_apex_{name}")
+    return files
+
+
+def reuse_targets(columns=(("cifar100", "cifar100_valid_12", "cifar100_test_12"),
+                           ("imagenet16", "imagenet16_valid_12", "imagenet16_test_12"))) -> dict:
+    """NB201 on other data sets (search on their 12-epoch validation, report their test)."""
+    from .benchmarks import nb201
+
+    p = nb201_path()
+    if p is None:
+        raise Missing("NAS-Bench-201 table not found (shared data folder beside the project)")
+    return {name: nb201.load(p, validation=v, test=t, name=f"nb201-{name}") for name, v, t in columns}
+
+
+def step_apex_reuse(ctx: Context, name: str = "nb201") -> list[Path]:
+    """§7: the agents trained on NB201 CIFAR-10 evaluated on CIFAR-100 and ImageNet16-120
+    without retraining, next to the baselines run on each target."""
+    from .analysis import tables
+    from .env.protocol import ProtocolConfig
+    from .strategies.apex_studies import reuse
+
+    agents = ctx.agents.get(name)
+    if not agents:
+        raise Missing(f"no Ape-X agent trained on {name} (the apex step did not run)")
+    cfg = ctx.cfg
+    targets = reuse_targets()
+    pcfg = ProtocolConfig(n_sets=cfg.n_sets, set_size=min(cfg.set_size, 1_000), budget=cfg.budget,
+                          initial_seed=cfg.seed, env_seed=cfg.seed)
+    budgets = tuple(b for b in (50, 100, 150, 300) if b <= cfg.budget)
+    table, _ = reuse(agents, targets, protocol=pcfg, budgets=budgets, n_resamples=cfg.n_resamples)
+    files = []
+    for target, g in table.groupby("target", sort=False):
+        files += tables.write_table(g.drop(columns=["target"]), f"table_apex_reuse_{name}_to_{target}", out=cfg.out,
+                                    caption=f"Ape-X trained on {name} (CIFAR-10 validation), evaluated on "
+                                            f"NB201 {target} without retraining; baselines run on {target}.")
+    return files
 
 
 def step_figures(ctx: Context, name: str) -> list[Path]:
@@ -507,10 +598,13 @@ def plan(ctx: Context) -> list[tuple[str, Callable[[], list[Path]]]]:
     names = list(dict.fromkeys([ctx.cfg.benchmark] + (["nb201"] if nb201_path() else [])))
     steps: list[tuple[str, Callable]] = [("load benchmarks", lambda: step_benchmarks(ctx))]
     for n in names:
+        steps.append((f"apex {n}", lambda n=n: step_apex(ctx, n)))
         steps.append((f"protocol {n}", lambda n=n: step_protocol(ctx, n)))
     if "moons" in names:
         steps.append(("reinforce moons", lambda: step_reinforce(ctx, "moons")))
-        steps.append(("reinforce ablation moons", lambda: step_reinforce_ablation(ctx, "moons")))
+        steps.append(("apex ablation moons", lambda: step_apex_ablation(ctx, "moons")))
+    if "nb201" in names:
+        steps.append(("apex reuse nb201", lambda: step_apex_reuse(ctx, "nb201")))
     for n in names:
         steps.append((f"figures {n}", lambda n=n: step_figures(ctx, n)))
         steps.append((f"table {n}", lambda n=n: step_tables(ctx, n)))

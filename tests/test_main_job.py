@@ -15,7 +15,7 @@ def test_quick_config_shrinks_every_size(tmp_path):
     full = main_job.JobConfig.from_args(argparse.Namespace(quick=False, out=str(tmp_path), benchmark=None))
     quick = main_job.JobConfig.from_args(argparse.Namespace(quick=True, out=str(tmp_path), benchmark="moons"))
     assert full.benchmark == quick.benchmark == "moons" and quick.out == tmp_path
-    for f in ("set_size", "budget", "reinforce_rollouts", "ablation_rollouts", "n_resamples", "sampler_draws"):
+    for f in ("set_size", "budget", "reinforce_rollouts", "ablation_steps", "n_resamples", "sampler_draws"):
         assert getattr(quick, f) < getattr(full, f), f
     assert (full.n_sets, full.set_size, full.n_resamples) == (5, 10_000, 5000)  # the paper's protocol
 
@@ -48,11 +48,13 @@ def test_run_reports_missing_and_failed_steps_and_keeps_going(tmp_path, monkeypa
     assert main_job.cli_figures(argparse.Namespace(quick=True, out=str(tmp_path), benchmark="moons")) == 1
 
 
-def test_reinforce_ablation_varies_the_entropy_bonus():
-    cls = main_job._reinforce_class()
-    settings = main_job._reinforce_ablation_settings(cls)
-    assert [label for label, _ in settings] == ["entropy_coef = 0", "entropy_coef = 0.02", "entropy_coef = 0.2"]
-    assert [kw["config"].entropy_coef for _, kw in settings] == [0.0, 0.02, 0.2]
+def test_apex_config_follows_the_job_budget(tmp_path):
+    cfg = main_job.JobConfig(out=tmp_path)
+    ctx = main_job.Context(cfg)
+    moons, nb201 = main_job.apex_config(ctx, "moons"), main_job.apex_config(ctx, "nb201")
+    assert (moons.total_steps, moons.training_intensity) == (60_000, 4.0)
+    assert (nb201.total_steps, nb201.training_intensity, nb201.gamma, nb201.n_step) == (200_000, 1.0, 0.9, 3)
+    assert main_job.apex_config(ctx, "moons", steps=2_048).learning_starts == 512
 
 
 def test_run_search_records_each_rollout():
@@ -105,7 +107,7 @@ def _nontrivial(path, min_bytes):
 
 
 @pytest.mark.slow
-def test_quick_main_job_writes_every_figure_and_table(tmp_path):
+def test_quick_main_job_writes_every_figure_and_table(tmp_path, tmp_data):
     args = argparse.Namespace(quick=True, out=str(tmp_path), benchmark="moons")
     reports = main_job.run(main_job.JobConfig.from_args(args), echo=lambda s: None)
     bad = [(r.name, r.status, r.detail) for r in reports if r.status != "ok"]
@@ -114,7 +116,8 @@ def test_quick_main_job_writes_every_figure_and_table(tmp_path):
                "fig05_sampler_histograms_moons", "fig07_initial_vs_improvement_moons",
                "fig08_improvement_histograms_moons", "fig09_local_optimum_moons", "fig10_best_so_far_moons",
                "fig10_best_so_far_oracle_moons", "fig11_neighbours_vs_accuracy_moons", "fig16_throughput",
-               "fig17_ablation_reinforce_moons", "reinforce_trace_moons"]
+               "fig17_ablation_gamma_apex_moons", "fig18_ablation_neighbours_apex_moons",
+               "fig19_ablation_alpha_apex_moons", "apex_training_moons", "reinforce_trace_moons"]
     for name in figures:
         png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
         assert _nontrivial(png, 10_000), name
@@ -127,14 +130,17 @@ def test_quick_main_job_writes_every_figure_and_table(tmp_path):
         assert len(pd.read_csv(tmp_path / f"{name}.csv")) >= 4
     table = pd.read_csv(tmp_path / "table_best_so_far_moons.csv")
     ours = table[table.source == "ours"]
-    assert set(ours.agent) == {"random_search", "random_walk", "local_search", "reinforce"}
+    assert set(ours.agent) == {"random_search", "random_walk", "local_search", "reinforce", "apex"}
     known = ours[ours["mean"].notna()]
     assert known["mean"].between(0.5, 1.0).all() and (known["ci_low"] <= known["ci_high"]).all()
     # N/A only where no run had reported yet: local search before its first step ends
     unknown = ours[ours["mean"].isna()]
     assert set(unknown.agent) <= {"local_search"} and (unknown["queries"] == 0).all()
     ep = pd.read_parquet(tmp_path / "results" / "moons_episodes.parquet")
-    assert set(ep.agent) == {"random_search", "random_walk", "local_search"}
+    assert set(ep.agent) == {"random_search", "random_walk", "local_search", "apex"}
+    ablation = pd.read_csv(tmp_path / "results" / "moons_apex_ablation.csv")
+    assert set(ablation.parameter) == {"gamma", "n_neighbours", "alpha"}
+    assert ablation.groupby("parameter").setting.nunique().to_dict() == {"gamma": 3, "n_neighbours": 3, "alpha": 4}
     tests = pd.read_csv(tmp_path / "improvement_tests_moons.csv")
     assert set(tests.agent) == set(ep.agent) and tests["normaltest_p"].between(0, 1).all()
     assert "| protocol moons | ok |" in (tmp_path / "index.md").read_text()
@@ -142,3 +148,6 @@ def test_quick_main_job_writes_every_figure_and_table(tmp_path):
     if main_job.nb201_path() is not None:
         assert _nontrivial(tmp_path / "fig10_best_so_far_nb201.png", 10_000)
         assert (tmp_path / "table_best_so_far_nb201.md").exists()
+        for target in ("cifar100", "imagenet16"):
+            reuse = pd.read_csv(tmp_path / f"table_apex_reuse_nb201_to_{target}.csv")
+            assert {"apex", "random_search"} <= set(reuse.agent)
