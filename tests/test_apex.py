@@ -363,3 +363,27 @@ def test_learning_on_moons_raises_the_accuracy_the_episodes_end_on():
     final = res.episodes.groupby("agent")["final_validation"].mean()
     median = float(np.median(np.asarray(bench.validation)))
     assert final["apex"] > median + 0.03 and final["apex"] > final["random_walk"] + 0.04, (final.to_dict(), median)
+
+
+def test_trains_on_an_nb301_surrogate_fixture(tmp_data):
+    """The NB301 XGB surrogate has no neighbour table: the actors run single-episode envs
+    over the DARTS pair space, their surrogate queries batched. FIXTURE surrogate: fitted on
+    made-up accuracies."""
+    pytest.importorskip("xgboost")
+    from nasbench_lab import benchmarks, spaces
+    from nasbench_lab.benchmarks import nb301
+
+    space = spaces.get("darts")
+    rng = np.random.default_rng(0)
+    genos = [space.sample(rng) for _ in range(120)]
+    made_up = [0.9 + 0.05 * float(np.tanh(space.encode(g)[:40].sum() / 10 - 1)) for g in genos]
+    nb301.fit_surrogate(zip(genos, made_up), tmp_data / "nb301_fixture", members=2, num_rounds=10, nthread=1)
+    bench = benchmarks.load("nb301", path=tmp_data / "nb301_fixture", nthread=1)
+    assert not apex.is_tabular(bench)
+    cfg = ApexConfig(**{**TINY, "n_neighbours": 20, "alpha": 32.0, "total_steps": 192, "learning_starts": 64,
+                        "report_every": 64})
+    result = train(bench, cfg, seed=0, progress=False)
+    assert result.log["env_steps"].iloc[-1] == 192 and result.log["updates"].iloc[-1] > 0
+    ended = result.log["mean_final_validation"].dropna()  # rows before any episode ended are NaN
+    assert len(ended) >= 1 and ended.between(0.8, 1.0).all()
+    assert result.agent.input_dim == space.encoding_size

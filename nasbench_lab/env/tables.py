@@ -19,6 +19,7 @@ shows the same neighbours as :class:`~nasbench_lab.env.incremental.IncrementalEn
 from __future__ import annotations
 
 import dataclasses
+import weakref
 import hashlib
 import time
 from pathlib import Path
@@ -299,11 +300,28 @@ def nb101_table(space=None, keys: Sequence[str] | None = None, workers: int = 2,
 table_build_seconds: dict = {}
 
 
+#: tables already built in this process, per (benchmark object, space object): a table
+#: depends only on the space and the benchmark's row keys, which are fixed at load time
+_BUILT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def neighbour_table(space, benchmark, **options) -> NeighbourTable:
     """The neighbour table aligned with ``benchmark``'s rows (``benchmark.keys`` order).
 
-    Picks the fastest source: NB201's own table, the NB101 cache, or an in-memory build.
+    Picks the fastest source: NB201's own table, the NB101 cache, or an in-memory build;
+    a table built once for a benchmark object is reused for it within the process.
     """
+    try:
+        memo = _BUILT.setdefault(benchmark, {})
+    except TypeError:  # not weak-referenceable
+        memo = {}
+    tag = (id(space), len(benchmark.keys), tuple(sorted(options.items())))
+    if tag not in memo:
+        memo[tag] = _neighbour_table(space, benchmark, **options)
+    return memo[tag]
+
+
+def _neighbour_table(space, benchmark, **options) -> NeighbourTable:
     keys = [str(k) for k in benchmark.keys]
     name = getattr(space, "name", "")
     if name == "nb201" and hasattr(space, "neighbour_table"):

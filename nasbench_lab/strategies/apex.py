@@ -70,7 +70,6 @@ import hashlib
 import io
 import math
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -568,10 +567,6 @@ def is_tabular(benchmark) -> bool:
             and all(hasattr(benchmark, a) for a in ("rows", "validation", "keys", "arch")))
 
 
-#: neighbour tables of the benchmarks trained on in this process (rebuilt when collected)
-_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 class TableActors:
     """All actors' episodes in one torch ``VectorIncrementalEnv`` with autoreset.
 
@@ -585,14 +580,7 @@ class TableActors:
         from ..env.vector import VectorIncrementalEnv
 
         self.benchmark = benchmark
-        try:
-            table = _TABLES[benchmark]
-        except (KeyError, TypeError):
-            table = neighbour_table(benchmark.space, benchmark)
-            try:
-                _TABLES[benchmark] = table
-            except TypeError:  # not weak-referenceable: rebuilt next time
-                pass
+        table = neighbour_table(benchmark.space, benchmark)  # memoised per benchmark in this process
         self.venv = VectorIncrementalEnv.from_benchmark(
             benchmark, n_envs=n_envs, table=table, n_neighbours=config.n_neighbours, alpha=config.alpha,
             max_steps=config.max_steps, seed=seed, backend="torch", device=device, autoreset=True)
@@ -774,7 +762,7 @@ class ApexAgent(IncrementalAgent):
                              f"{self.input_dim} (space {self.space_name!r})")
         used = int(mask.any(0).nonzero().max()) + 1  # drop all-padding columns
         x, mask = x[:, :used], mask[:, :used]
-        with torch.no_grad():
+        with torch.no_grad(), paths.torch_threads(self.config.torch_threads):
             out = [self.network(x[i: i + self.chunk], mask[i: i + self.chunk]) for i in range(0, len(x), self.chunk)]
         return torch.cat(out)
 
@@ -903,6 +891,33 @@ def _huber(x, delta: float):
     return torch.where(a <= delta, 0.5 * x * x, delta * (a - 0.5 * delta))
 
 
+def learner_update(online, target, optimiser, replay: PrioritizedReplay, decode, cfg: ApexConfig):
+    """One learner update: a prioritised batch, double-Q n-step targets from the target
+    network, the IS-weighted Huber loss, a clipped Adam step, new priorities.
+    Returns ``(loss, mean Q(s, a))`` as floats."""
+    torch = _torch()
+    idx, w, b = replay.sample(cfg.batch_size)
+    x, m = decode(b["obs"])
+    x2, m2 = decode(b["next_obs"])
+    online.train()
+    q = online(x, m)
+    q_sa = q.gather(1, b["action"][:, None]).squeeze(1)
+    with torch.no_grad():
+        q2_target = target(x2, m2)
+        a2 = greedy(online(x2, m2)) if cfg.double_q else greedy(q2_target)
+        boot = q2_target.gather(1, a2[:, None]).squeeze(1)
+        y = b["ret"] + b["discount"] * torch.where(b["discount"] > 0, boot, torch.zeros_like(boot))
+    td = y - q_sa
+    loss = (w * _huber(td, cfg.huber_delta)).mean()
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(online.parameters(), cfg.grad_clip)
+    optimiser.step()
+    replay.update(idx, td)
+    return float(loss.detach()), float(q_sa.detach().mean())
+
+
 def train(benchmark, config: ApexConfig | None = None, seed: int = 0, checkpoint_dir=None,
           progress: bool = True, _stop_after: int | None = None) -> TrainResult:
     """Train an Ape-X agent on ``benchmark``; see the module docstring.
@@ -1007,29 +1022,11 @@ def _train_local(benchmark, cfg: ApexConfig, seed: int, checkpoint_dir, progress
 
     # -- 4. the loop: one rollout fragment of every actor, then the learner's share
     def learner_step() -> None:
-        idx, w, b = replay.sample(cfg.batch_size)
-        x, m = actors.decode(b["obs"])
-        x2, m2 = actors.decode(b["next_obs"])
-        online.train()
-        q = online(x, m)
-        q_sa = q.gather(1, b["action"][:, None]).squeeze(1)
-        with torch.no_grad():
-            q2_target = target(x2, m2)
-            a2 = greedy(online(x2, m2)) if cfg.double_q else greedy(q2_target)
-            boot = q2_target.gather(1, a2[:, None]).squeeze(1)
-            y = b["ret"] + b["discount"] * torch.where(b["discount"] > 0, boot, torch.zeros_like(boot))
-        td = y - q_sa
-        loss = (w * _huber(td, cfg.huber_delta)).mean()
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(online.parameters(), cfg.grad_clip)
-        optimiser.step()
-        replay.update(idx, td)
+        loss, q_mean = learner_update(online, target, optimiser, replay, actors.decode, cfg)
         counters["updates"] += 1
         counters["trained_samples"] += cfg.batch_size
-        acc.loss += float(loss.detach())
-        acc.q += float(q_sa.detach().mean())
+        acc.loss += loss
+        acc.q += q_mean
         acc.updates += 1
         if counters["trained_samples"] - counters["last_target_sync"] >= cfg.target_update_period:
             target.load_state_dict(online.state_dict())
