@@ -75,13 +75,7 @@ class _Worker:
         if not pending:
             return None, None, cfg.rollout_fragment * cfg.envs_per_worker, n_ep, fval, ret
         batch = apex._cat(pending)
-        with torch.no_grad():
-            x2, m2 = self.actors.decode(batch["next_obs"])
-            qt = self.target(x2, m2)
-            a2 = apex.greedy(self.online(x2, m2)) if cfg.double_q else apex.greedy(qt)
-            boot = qt.gather(1, a2[:, None]).squeeze(1)
-            y = batch["ret"] + batch["discount"] * torch.where(batch["discount"] > 0, boot, torch.zeros_like(boot))
-            prio = (y - batch["q_sa"]).abs() if cfg.actor_priorities else None
+        prio = apex.actor_priorities(self.online, self.target, self.actors.decode, batch, cfg)
         return batch, prio, cfg.rollout_fragment * cfg.envs_per_worker, n_ep, fval, ret
 
 

@@ -918,6 +918,24 @@ def learner_update(online, target, optimiser, replay: PrioritizedReplay, decode,
     return float(loss.detach()), float(q_sa.detach().mean())
 
 
+def actor_priorities(online, target, decode, batch: dict, cfg: ApexConfig, chunk: int = 4096):
+    """The actors' initial priorities of new transitions: their |TD error| under the
+    current networks (double Q), or None when ``cfg.actor_priorities`` is off."""
+    if not cfg.actor_priorities:
+        return None
+    torch = _torch()
+    with torch.no_grad():
+        x2, m2 = decode(batch["next_obs"])
+        out = []
+        for i in range(0, len(x2), chunk):
+            qt = target(x2[i:i + chunk], m2[i:i + chunk])
+            a2 = greedy(online(x2[i:i + chunk], m2[i:i + chunk])) if cfg.double_q else greedy(qt)
+            out.append(qt.gather(1, a2[:, None]).squeeze(1))
+        boot = torch.cat(out)
+        y = batch["ret"] + batch["discount"] * torch.where(batch["discount"] > 0, boot, torch.zeros_like(boot))
+        return (y - batch["q_sa"]).abs()
+
+
 def train(benchmark, config: ApexConfig | None = None, seed: int = 0, checkpoint_dir=None,
           progress: bool = True, _stop_after: int | None = None) -> TrainResult:
     """Train an Ape-X agent on ``benchmark``; see the module docstring.
@@ -1033,20 +1051,6 @@ def _train_local(benchmark, cfg: ApexConfig, seed: int, checkpoint_dir, progress
             counters["last_target_sync"] = counters["trained_samples"]
             counters["target_updates"] += 1
 
-    def actor_priorities(t: dict):
-        if not cfg.actor_priorities:
-            return None
-        with torch.no_grad():
-            x2, m2 = actors.decode(t["next_obs"])
-            out = []
-            for i in range(0, len(x2), 4096):
-                qt = target(x2[i:i + 4096], m2[i:i + 4096])
-                a2 = greedy(online(x2[i:i + 4096], m2[i:i + 4096])) if cfg.double_q else greedy(qt)
-                out.append(qt.gather(1, a2[:, None]).squeeze(1))
-            boot = torch.cat(out)
-            y = t["ret"] + t["discount"] * torch.where(t["discount"] > 0, boot, torch.zeros_like(boot))
-            return (y - t["q_sa"]).abs()
-
     bar = tqdm(total=cfg.total_steps, initial=counters["env_steps"], desc=f"ape-x seed {seed}", unit="step",
                disable=not progress, smoothing=0.1)
     interval_t0, interval_steps0, interval_updates0 = time.perf_counter(), counters["env_steps"], counters["updates"]
@@ -1077,7 +1081,7 @@ def _train_local(benchmark, cfg: ApexConfig, seed: int, checkpoint_dir, progress
         bar.update(cfg.rollout_fragment * n_envs)
         if pending:
             batch = _cat(pending)
-            replay.add(batch, actor_priorities(batch))
+            replay.add(batch, actor_priorities(online, target, actors.decode, batch, cfg))
         if counters["env_steps"] >= cfg.learning_starts and replay.size > 0:
             counters["owed"] += cfg.rollout_fragment * n_envs * cfg.training_intensity
             n_updates = int(counters["owed"] // cfg.batch_size)
