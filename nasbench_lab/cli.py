@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="import an official benchmark file into the compact cache")
     i.add_argument("name", help="nb101 | nb201 | nb301")
     i.add_argument("path", help="the official file or folder")
+    i.add_argument("--allow-partial", action="store_true",
+                   help="accept an NB101 file with missing cells or repeats (warned, cache flagged)")
     i.set_defaults(func=_lazy("nasbench_lab.benchmarks.download:cli_import"))
 
     bu = sub.add_parser("build", help="build a bundled artefact (moons, nb101-enumeration, nb101-neighbours)")

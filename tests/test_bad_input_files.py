@@ -186,3 +186,13 @@ def test_extras_named_in_messages_exist_in_pyproject():
     for module, extra in paths.EXTRAS.items():
         assert extra in extras, f"{module}: extra {extra!r} is not in pyproject.toml"
         assert any(req.lower().startswith(module.lower()) for req in extras[extra]), (module, extras[extra])
+
+
+def test_query_index_refuses_fractional_rows():
+    from conftest import chain_benchmark
+    from nasbench_lab.spaces.base import InvalidIndex
+
+    bench = chain_benchmark(0)
+    assert bench.query_index(3.0).validation_accuracy == bench.query_index(3).validation_accuracy
+    with pytest.raises(InvalidIndex):
+        bench.query_index(2.7)

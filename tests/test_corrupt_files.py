@@ -457,3 +457,17 @@ def test_download_without_a_checksum_needs_a_plausible_size(tmp_path, tmp_data, 
         srv.shutdown()
         srv.server_close()
     assert not (tmp_data / "cache" / "downloads" / "nasbench301_models_v1.0.zip").exists()
+
+
+def test_cli_import_refuses_a_partial_file_unless_allowed(tmp_path, tmp_data, capsys):
+    from nasbench_lab import cli
+
+    path = tmp_path / "cut.tfrecord"
+    recs = fixtures.write_nb101_tfrecord(path, fixtures.random_nb101_cells(20, seed=4), seed=4)
+    path.write_bytes(path.read_bytes()[: recs[9]["offset"]])
+    assert cli.main(["import", "nb101", str(path)]) == 1
+    assert "partial" in capsys.readouterr().err
+    assert _cache_files(tmp_data) == []
+    with pytest.warns(nb101.PartialImportWarning):
+        assert cli.main(["import", "nb101", str(path), "--allow-partial"]) == 0
+    assert len(_cache_files(tmp_data)) == 1

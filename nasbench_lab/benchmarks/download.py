@@ -303,15 +303,17 @@ def _verify(part: Path, entry: Entry, final: Path) -> None:
                                 + manual_instructions(entry, final))
 
 
-def import_file(name: str, path: str | Path, progress: bool = True) -> Path:
-    """Import an official file into the compact cache; return the cache path."""
+def import_file(name: str, path: str | Path, progress: bool = True, allow_partial: bool = False) -> Path:
+    """Import an official file into the compact cache; return the cache path.
+    ``allow_partial``: accept an NB101 file with fewer cells or repeats than it should have
+    (loudly, and the cache is flagged)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     if name in ("nb101", "nb101-full"):
         from . import nb101
 
-        return nb101.import_tfrecord(path, progress=progress)
+        return nb101.import_tfrecord(path, progress=progress, allow_partial=allow_partial)
     if name == "nb201":
         from . import nb201
 
@@ -347,7 +349,7 @@ def cli_import(args) -> int:
     """``nasbench-lab import NAME PATH``."""
     t0 = time.perf_counter()
     try:
-        out = import_file(args.name, args.path)
+        out = import_file(args.name, args.path, allow_partial=bool(getattr(args, "allow_partial", False)))
     except (BenchmarkFileError, FileNotFoundError, KeyError, NotImplementedError) as e:
         print(f"import failed: {e}", file=sys.stderr)
         return 1

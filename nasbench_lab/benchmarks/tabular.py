@@ -233,10 +233,13 @@ class RowBenchmark(Benchmark):
 
     def query_index(self, i: int, **options) -> Metrics:
         """Metrics of row ``i`` (counts one query)."""
+        from ..spaces.base import as_index
+
         n = len(self)
-        if not -n <= int(i) < n:
+        i = as_index(i, "row")  # 2.7 is refused, never truncated
+        if not -n <= i < n:
             raise NotInBenchmark(f"index {i} (benchmark has {n} rows)", self.name)
-        return self.query(self._key_at(int(i)), **options)
+        return self.query(self._key_at(i), **options)
 
     def _key_at(self, row: int) -> str:
         return str(self._key_array[row])
