@@ -70,6 +70,7 @@ import hashlib
 import io
 import math
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -748,6 +749,7 @@ class ApexAgent(IncrementalAgent):
         self.network.to(self.device).eval()
         self.label: str | None = None
         self.chunk = 4096
+        self._policy: dict = {}
 
     # -- acting ---------------------------------------------------------------------------
     def q_values(self, x, mask):
@@ -775,10 +777,24 @@ class ApexAgent(IncrementalAgent):
         return int(greedy(q)[0])
 
     def act_batch(self, obs: dict, venv) -> np.ndarray:
-        rows = obs["rows"]
-        mask = obs["action_mask"]
-        x = venv.encode(rows)
-        return greedy(self.q_values(x, mask)).cpu().numpy().astype(np.int64)
+        """Greedy actions for a batch of the vectorised env. In a tabular env a state's
+        observation is a function of its row (the shown neighbours are fixed by the table),
+        so the greedy action of each row is computed once per env and reused."""
+        cur = np.asarray(obs["rows"])[:, 0]
+        ref, policy = self._policy.get(id(venv), (None, None))
+        if ref is None or ref() is not venv:
+            policy = np.full(int(venv.table.n_rows), -1, dtype=np.int64)
+            self._policy[id(venv)] = (weakref.ref(venv), policy)
+        need = np.unique(cur[policy[cur] < 0])
+        for lo in range(0, len(need), self.chunk):
+            rows = need[lo: lo + self.chunk]
+            tokens = np.full((len(rows), venv.n_neighbours + 1), -1, dtype=np.int64)
+            tokens[:, 0] = rows
+            shown = venv._shown[rows]
+            tokens[:, 1: venv.width + 1] = shown.cpu().numpy() if hasattr(shown, "cpu") else np.asarray(shown)
+            x = venv.encode(tokens)
+            policy[rows] = greedy(self.q_values(x, tokens >= 0)).cpu().numpy()
+        return policy[cur].copy()
 
     # -- state ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -789,6 +805,7 @@ class ApexAgent(IncrementalAgent):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.network.load_state_dict(state["network"])
+        self._policy = {}
 
     def fingerprint(self) -> str:
         """A digest of the weights (the protocol keys its stored results by it)."""
