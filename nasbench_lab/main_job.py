@@ -71,13 +71,13 @@ class JobConfig:
     0 leaves the test out: each sample refits a t-distribution (minutes per agent)."""
     fit_subsample: int = 400
     """improvements per agent fed to the t goodness-of-fit test."""
-    apex_steps: dict = dataclasses.field(default_factory=lambda: {"moons": 60_000, "nb201": 200_000})
+    apex_steps: dict = dataclasses.field(default_factory=lambda: {"moons": 40_000, "nb201": 200_000})
     """training env steps of the Ape-X small preset per benchmark (others: the preset's)."""
     apex_intensity: dict = dataclasses.field(default_factory=lambda: {"moons": 4.0})
     """replay ratio (training intensity) per benchmark where it differs from the preset's 1."""
     apex_seeds: int = 1
     """trained Ape-X seeds per benchmark (the NB201 acceptance table uses 3)."""
-    ablation_steps: int = 15_000
+    ablation_steps: int = 10_000
     """training env steps of each Ape-X ablation run (Figs. 17-19) on NAS-Bench-Moons."""
     ablation_seeds: int = 1
     """seeds per ablation setting."""

@@ -387,3 +387,48 @@ def test_trains_on_an_nb301_surrogate_fixture(tmp_data):
     ended = result.log["mean_final_validation"].dropna()  # rows before any episode ended are NaN
     assert len(ended) >= 1 and ended.between(0.8, 1.0).all()
     assert result.agent.input_dim == space.encoding_size
+
+
+def test_ablation_grid_is_resumable_and_feeds_the_figures(bench, tmp_path):
+    from nasbench_lab.strategies import apex_studies
+
+    cfg = ApexConfig(**{**TINY, "total_steps": 256})
+    kw = dict(seeds=(0,), gammas=(0.9, 0.95), neighbours=(50,), alphas=(None, 6.0), out_dir=tmp_path, progress=False)
+    frame = apex_studies.ablation_grid(bench, cfg, **kw)
+    # one factor at a time around gamma 0.9 / N 50 / alpha 6: 3 distinct runs, the base shared
+    runs = sorted(p.parent.parent.name for p in tmp_path.glob("*/seed0/agent.pt"))
+    assert runs == ["gamma0.95_N50_alpha6", "gamma0.9_N50_alpha6", "gamma0.9_N50_alphanone"]
+    assert frame.groupby("parameter").setting.unique().map(sorted).to_dict() == {
+        "alpha": ["no shaping", "α = 6"], "gamma": ["γ = 0.9", "γ = 0.95"], "n_neighbours": ["N = 50"]}
+    base = frame[(frame.parameter == "gamma") & (frame.value == 0.9)].mean_final_validation.to_numpy()
+    same = frame[(frame.parameter == "alpha") & (frame.setting == "α = 6")].mean_final_validation.to_numpy()
+    assert np.array_equal(base, same, equal_nan=True)  # the shared base run appears under each parameter
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/seed0/checkpoint.pt")}
+    again = apex_studies.ablation_grid(bench, cfg, **kw)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/seed0/checkpoint.pt")} == stamps  # nothing rerun
+    cols = [c for c in frame.columns if c not in apex.TIMING_COLUMNS]
+    assert again[cols].equals(frame[cols])
+    figs = apex_studies.ablation_figures(frame, "chain", window=2)
+    assert sorted(figs) == [17, 18, 19]
+    assert [t.get_text() for t in figs[19].axes[0].get_legend().get_texts()] == ["no shaping", "α = 6"]
+    curves = apex_studies.ablation_curves(frame, "gamma")
+    assert list(curves.columns) == ["setting", "seed", "step", "value"] and curves.step.max() == 256
+
+
+def test_reuse_evaluates_agents_on_other_benchmarks_without_retraining(bench):
+    from nasbench_lab.env.protocol import ProtocolConfig
+    from nasbench_lab.strategies import apex_studies
+
+    agent = train(bench, ApexConfig(**TINY), seed=0, progress=False).agent
+    before = agent.fingerprint()
+    targets = {"other": chain_benchmark(7), "same": bench}
+    table, queries = apex_studies.reuse([agent], targets, protocol=ProtocolConfig(n_sets=1, set_size=60, budget=10,
+                                                                                 max_steps=8),
+                                        budgets=(5, 10), n_resamples=200, progress=False)
+    assert agent.fingerprint() == before
+    assert set(table.target) == {"other", "same"} and set(queries.benchmark) == {"other", "same"}
+    assert {"apex", "random_search", "random_walk", "local_search"} <= set(table.agent)
+    # the agent's moves depend on the encodings only: the same episodes, scored by each table
+    ep_other = queries[(queries.benchmark == "other") & (queries.agent == "apex")]
+    ep_same = queries[(queries.benchmark == "same") & (queries.agent == "apex")]
+    assert len(ep_other) == len(ep_same) and not np.allclose(ep_other.validation, ep_same.validation, equal_nan=True)

@@ -52,7 +52,7 @@ def test_apex_config_follows_the_job_budget(tmp_path):
     cfg = main_job.JobConfig(out=tmp_path)
     ctx = main_job.Context(cfg)
     moons, nb201 = main_job.apex_config(ctx, "moons"), main_job.apex_config(ctx, "nb201")
-    assert (moons.total_steps, moons.training_intensity) == (60_000, 4.0)
+    assert (moons.total_steps, moons.training_intensity) == (40_000, 4.0)
     assert (nb201.total_steps, nb201.training_intensity, nb201.gamma, nb201.n_step) == (200_000, 1.0, 0.9, 3)
     assert main_job.apex_config(ctx, "moons", steps=2_048).learning_starts == 512
 

@@ -103,12 +103,12 @@ def ablation_grid(benchmark, config: ApexConfig | None = None, seeds: Sequence[i
     bar.close()
     frames = []
     for parameter, values in (("gamma", gammas), ("n_neighbours", neighbours), ("alpha", alphas)):
-        for setting in settings:
-            others_at_base = all(setting[k] == BASE[k] for k in BASE if k != parameter)
-            if not full_factorial and not others_at_base:
-                continue
-            if setting[parameter] not in values:
-                continue
+        if full_factorial:
+            chosen = [s for v in values for s in settings if s[parameter] == v]
+        else:  # in the order the values were given, the other two parameters at the base
+            chosen = [s for v in values for s in settings
+                      if s[parameter] == v and all(s[k] == BASE[k] for k in BASE if k != parameter)]
+        for setting in chosen:
             for seed in seeds:
                 log = logs[(_slug(setting), seed)].copy()
                 log.insert(0, "seed", seed)
