@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,3 +69,21 @@ def test_resume_refuses_to_mix_the_vectorised_and_the_single_path(nb201, tmp_pat
     slow = run_protocol(nb201, ["random_walk"], single, out_dir=tmp_path / "slow", progress=False)
     walk = fast.episodes[fast.episodes.agent == "random_walk"].reset_index(drop=True)
     assert not walk.final_key.equals(slow.episodes.final_key)  # why the paths are not mixed
+
+
+def test_nb301_surrogates_with_other_predictions_have_other_fingerprints(tmp_data):
+    pytest.importorskip("xgboost")
+    from nasbench_lab import benchmarks, spaces
+    from nasbench_lab.benchmarks import nb301
+
+    space = spaces.get("darts")
+    rng = np.random.default_rng(0)
+    genos = [space.sample(rng) for _ in range(80)]
+    fps = []
+    for name, shift in (("a", 0.0), ("b", 0.0), ("c", 0.02)):  # made-up accuracies; b repeats a
+        made_up = [0.9 + shift + 0.03 * float(np.tanh(space.encode(g)[:30].sum() / 10 - 1)) for g in genos]
+        nb301.fit_surrogate(zip(genos, made_up), tmp_data / name, members=2, num_rounds=8, nthread=1)
+        fps.append(benchmarks.load("nb301", path=tmp_data / name, nthread=1).fingerprint())
+    assert fps[0] == fps[1] != fps[2]
+    noisy = benchmarks.load("nb301", path=tmp_data / "a", nthread=1, noise=True)
+    assert noisy.fingerprint() != fps[0]

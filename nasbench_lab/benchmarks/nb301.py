@@ -426,6 +426,26 @@ class NB301Benchmark(Benchmark):
     def features(self, archs: Sequence[Any]) -> np.ndarray:
         return features([self.space.validate(a) for a in archs])
 
+    #: genotypes the content fingerprint is computed on (drawn once from a fixed seed)
+    FINGERPRINT_PROBES = 64
+
+    def fingerprint(self) -> str:
+        """A digest of what this surrogate answers: every member's prediction (and the
+        runtime model's) on a fixed, seeded set of genotypes, plus the noise setting. Two
+        ensembles that predict differently never share it, whatever their file paths."""
+        if getattr(self, "_fingerprint", None) is None:
+            import hashlib
+
+            rng = np.random.default_rng([0x301, 0xF1])
+            X = self.features([self.space.sample(rng) for _ in range(self.FINGERPRINT_PROBES)])
+            h = hashlib.blake2b(digest_size=16)
+            h.update(np.asarray(self.ensemble.predict_members(X), dtype=np.float64).tobytes())
+            if self.runtime is not None:
+                h.update(np.asarray(self.runtime.predict(X), dtype=np.float64).tobytes())
+            h.update(f"noise={self.noise};seed={self.seed if self.noise else 0}".encode())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
     def _lookup(self, archs: Sequence[Any], noise: bool | None = None) -> Metrics:
         X = self.features(archs)
         mean, std = self.ensemble.mean_std(X)
