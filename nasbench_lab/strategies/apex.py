@@ -620,7 +620,7 @@ class TableActors:
     def load_state_dict(self, s: dict) -> None:
         v = self.venv
         v.rows, v.t, v.done = s["rows"].to(self.device), s["t"].to(self.device), s["done"].to(self.device)
-        v._rng.set_state(s["rng"])
+        v._rng.set_state(s["rng"].cpu())  # generator states are CPU byte tensors, even for cuda
 
 
 class ListActors:
@@ -780,7 +780,8 @@ class ApexAgent(IncrementalAgent):
         """Greedy actions for a batch of the vectorised env. In a tabular env a state's
         observation is a function of its row (the shown neighbours are fixed by the table),
         so the greedy action of each row is computed once per env and reused."""
-        cur = np.asarray(obs["rows"])[:, 0]
+        rows_ = obs["rows"]
+        cur = (rows_.cpu().numpy() if hasattr(rows_, "cpu") else np.asarray(rows_))[:, 0]
         ref, policy = self._policy.get(id(venv), (None, None))
         if ref is None or ref() is not venv:
             policy = np.full(int(venv.table.n_rows), -1, dtype=np.int64)
