@@ -280,7 +280,8 @@ def _apex_dir(name: str, config, seed: int, bench) -> Path:
 
     from .strategies.apex import benchmark_fingerprint
 
-    digest = hashlib.blake2b(json.dumps([config.fingerprint(), benchmark_fingerprint(bench)], sort_keys=True,
+    device = str(config.device or paths.default_device()).split(":")[0]  # a cuda run resumes on cuda only
+    digest = hashlib.blake2b(json.dumps([config.fingerprint(), benchmark_fingerprint(bench), device], sort_keys=True,
                                         default=str).encode(), digest_size=6).hexdigest()
     return paths.cache_dir() / "apex" / f"{name}-{digest}" / f"seed{seed}"
 

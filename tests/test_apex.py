@@ -432,3 +432,30 @@ def test_reuse_evaluates_agents_on_other_benchmarks_without_retraining(bench):
     ep_other = queries[(queries.benchmark == "other") & (queries.agent == "apex")]
     ep_same = queries[(queries.benchmark == "same") & (queries.agent == "apex")]
     assert len(ep_other) == len(ep_same) and not np.allclose(ep_other.validation, ep_same.validation, equal_nan=True)
+
+
+def test_network_initialisation_never_reseeds_cuda(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda s: calls.append(s))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda s: calls.append(s))
+    build_network(5, ApexConfig(**TINY), seed=123)
+    assert calls == []
+
+
+def test_actors_of_one_run_show_the_same_neighbours_but_start_apart(bench):
+    from nasbench_lab.strategies._apex_ray import _Worker
+
+    cfg = ApexConfig(**{**TINY, "n_neighbours": 5})
+    learner = apex.TableActors(bench, 4, cfg, 0, "cpu")
+    w0, w1 = _Worker(bench, cfg.to_dict(), 0, 0), _Worker(bench, cfg.to_dict(), 0, 1)
+    # the learner decodes stored (row, action) pairs with the workers' shown-neighbour table
+    assert torch.equal(w0.actors._shown, learner._shown) and torch.equal(w1.actors._shown, learner._shown)
+    assert not torch.equal(w0.obs["row"], w1.obs["row"])
+
+
+def test_single_episode_actors_share_one_cache(bench):
+    actors = apex.ListActors(bench, 6, ApexConfig(**TINY), 0, "cpu")
+    actors.reset()
+    a0 = actors.envs[0]
+    assert all(e._acc is a0._acc and e._enc is a0._enc and e._nbr is a0._nbr for e in actors.envs)
+    assert len(a0._acc) <= len({e.space.key(e.arch) for e in actors.envs}) + sum(len(i["neighbours"]) for i in actors._info)

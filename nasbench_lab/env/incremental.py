@@ -189,7 +189,7 @@ class IncrementalEnv(gym.Env):
     def _encode(self, arch) -> np.ndarray:
         k = self._key(arch)
         if k not in self._enc:
-            self._remember(self._enc, k, np.asarray(self.space.encode(arch), dtype=np.float32))
+            self._remember(self._enc, k, np.asarray(self.space.encode(self.canonical(arch)), dtype=np.float32))
         return self._enc[k]
 
     def canonical(self, arch):
@@ -220,7 +220,9 @@ class IncrementalEnv(gym.Env):
         obs = np.zeros((self.n_neighbours + 1, self.encoding_size), dtype=np.float32)
         archs = [self.arch, *self._shown]
         keys = [self._key(a) for a in archs]
-        new = {k: a for k, a in zip(keys, archs) if k not in self._enc}
+        # encode the space's representative of each key, as the vectorised env does (NB101
+        # encodings depend on the vertex numbering of a cell)
+        new = {k: self.canonical(a) for k, a in zip(keys, archs) if k not in self._enc}
         if new:  # one batched call for the architectures not seen before
             for k, e in zip(new, self.space.encode_batch(list(new.values()))):
                 self._remember(self._enc, k, np.asarray(e, dtype=np.float32))

@@ -9,7 +9,8 @@ network). Weights go to an actor every ``weight_sync_every`` of its env steps, a
 The algorithm is the local one (the same :class:`~.apex.NStep`, :class:`~.apex.PrioritizedReplay`
 and :func:`~.apex.learner_update`); what differs is that fragments arrive in the order Ray
 delivers them, so a run is not bit-for-bit reproducible, and a checkpoint restores weights,
-optimiser and counters (not the actors' episodes in flight). Start Ray yourself
+optimiser, counters and the log (every ``checkpoint_every`` env steps and at the end), not the
+actors' episodes in flight. Start Ray yourself
 (``ray.init(address=...)``) to use a cluster; otherwise a local instance is started.
 """
 from __future__ import annotations
@@ -35,7 +36,9 @@ class _Worker:
         cfg = apex.ApexConfig.from_dict(config_dict)
         self.cfg = cfg
         actors_cls = apex.TableActors if apex.is_tabular(benchmark) else apex.ListActors
-        self.actors = actors_cls(benchmark, cfg.envs_per_worker, cfg, seed * 1000 + index, "cpu")
+        # the shown neighbours follow ``seed`` (as on the learner, which decodes stored rows);
+        # initial states and exploration are this actor's own streams
+        self.actors = actors_cls(benchmark, cfg.envs_per_worker, cfg, seed, "cpu", stream=index)
         self.online = apex.build_network(self.actors.input_dim, cfg, seed).eval()
         self.target = copy.deepcopy(self.online)
         eps = apex.worker_epsilons(cfg.n_workers, cfg.epsilon, cfg.epsilon_alpha)[index]
@@ -104,15 +107,34 @@ def train_ray(benchmark, cfg, seed: int = 0, checkpoint_dir=None, progress: bool
     counters = {"env_steps": 0, "updates": 0, "trained_samples": 0, "episodes": 0, "target_updates": 0,
                 "last_target_sync": 0, "owed": 0.0}
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    fingerprint = {"config": cfg.fingerprint(), "seed": seed, "benchmark": apex.benchmark_fingerprint(benchmark),
+                   "device_type": device.split(":")[0]}
+    log_rows: list[dict] = []
     if ckpt is not None and (ckpt / apex.CHECKPOINT).exists():
-        state = torch.load(ckpt / apex.CHECKPOINT, map_location=device, weights_only=True)
+        try:
+            state = torch.load(ckpt / apex.CHECKPOINT, map_location=device, weights_only=True)
+        except Exception as e:  # noqa: BLE001
+            raise ValueError(f"{ckpt / apex.CHECKPOINT}: unreadable checkpoint ({type(e).__name__}: {e})") from e
         if state.get("kind") != "apex-ray-checkpoint":
             raise ValueError(f"{ckpt / apex.CHECKPOINT} is not a checkpoint of the ray backend")
+        if state["fingerprint"] != fingerprint:
+            raise ValueError(f"{ckpt} holds a run with another configuration, seed or benchmark; "
+                             "use another checkpoint_dir or remove it")
         online.load_state_dict(state["online"])
         target.load_state_dict(state["target"])
         optimiser.load_state_dict(state["optimiser"])
         counters.update(state["counters"])
-    log_rows: list[dict] = []
+        log_rows = list(state["log"])
+
+    def save_checkpoint() -> None:
+        if ckpt is None:
+            return
+        ckpt.mkdir(parents=True, exist_ok=True)
+        with paths.atomic_write(ckpt / apex.CHECKPOINT, suffix=".pt") as tmp:
+            torch.save({"kind": "apex-ray-checkpoint", "fingerprint": fingerprint, "online": online.state_dict(),
+                        "target": target.state_dict(), "optimiser": optimiser.state_dict(),
+                        "counters": dict(counters), "log": log_rows}, tmp)
+
     acc = {"episodes": 0, "fval": 0.0, "ret": 0.0, "loss": 0.0, "q": 0.0, "updates": 0}
 
     def weights():
@@ -126,6 +148,7 @@ def train_ray(benchmark, cfg, seed: int = 0, checkpoint_dir=None, progress: bool
     bar = tqdm(total=cfg.total_steps, initial=counters["env_steps"], desc=f"ape-x (ray) seed {seed}", unit="step",
                disable=not progress)
     next_report = counters["env_steps"] + cfg.report_every
+    next_checkpoint = counters["env_steps"] + cfg.checkpoint_every
     t0, s0, u0 = time.perf_counter(), counters["env_steps"], counters["updates"]
     try:
         while counters["env_steps"] < cfg.total_steps:
@@ -178,15 +201,14 @@ def train_ray(benchmark, cfg, seed: int = 0, checkpoint_dir=None, progress: bool
                 while next_report <= counters["env_steps"]:
                     next_report += cfg.report_every
                 t0, s0, u0 = now, counters["env_steps"], counters["updates"]
+            if counters["env_steps"] >= next_checkpoint:
+                next_checkpoint += cfg.checkpoint_every
+                save_checkpoint()
     finally:
         bar.close()
         for w in workers:
             ray.kill(w)
-    if ckpt is not None:
-        ckpt.mkdir(parents=True, exist_ok=True)
-        with paths.atomic_write(ckpt / apex.CHECKPOINT, suffix=".pt") as tmp:
-            torch.save({"kind": "apex-ray-checkpoint", "online": online.state_dict(), "target": target.state_dict(),
-                        "optimiser": optimiser.state_dict(), "counters": counters}, tmp)
+    save_checkpoint()
     agent = apex.ApexAgent(None, seed=seed, config=cfg, network=copy.deepcopy(online).cpu(), input_dim=input_dim)
     agent.space_name = getattr(benchmark.space, "name", None)
     if ckpt is not None:

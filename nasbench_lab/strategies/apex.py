@@ -249,7 +249,7 @@ class ApexConfig:
     def fingerprint(self) -> dict:
         """What the trace depends on (not where it runs or how often it is saved)."""
         d = self.to_dict()
-        for k in ("device", "torch_threads", "checkpoint_every", "save_replay", "report_every"):
+        for k in ("device", "torch_threads", "checkpoint_every", "save_replay", "report_every", "eval_max_steps"):
             d.pop(k)
         return d
 
@@ -280,7 +280,7 @@ def build_network(input_dim: int, config: ApexConfig, seed: int = 0):
     """A fresh :class:`QNetwork`, initialised from ``seed`` without touching global RNG."""
     torch = _torch()
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+        torch.random.default_generator.manual_seed(int(seed))  # the CPU generator only
         return QNetwork(input_dim, config)
 
 
@@ -576,7 +576,8 @@ class TableActors:
     device with two gathers.
     """
 
-    def __init__(self, benchmark, n_envs: int, config: ApexConfig, seed: int, device: str):
+    def __init__(self, benchmark, n_envs: int, config: ApexConfig, seed: int, device: str,
+                 stream: int | None = None):
         from ..env.tables import neighbour_table
         from ..env.vector import VectorIncrementalEnv
 
@@ -585,6 +586,8 @@ class TableActors:
         self.venv = VectorIncrementalEnv.from_benchmark(
             benchmark, n_envs=n_envs, table=table, n_neighbours=config.n_neighbours, alpha=config.alpha,
             max_steps=config.max_steps, seed=seed, backend="torch", device=device, autoreset=True)
+        if stream is not None:  # another actor's initial states; the same shown neighbours (``seed``)
+            self.venv._rng.manual_seed(int(np.random.SeedSequence([seed, 4, stream]).generate_state(1)[0]))
         self.device = device
         self.input_dim = int(benchmark.space.encoding_size)
         self.venv.encode(np.zeros(1, np.int64))  # builds the encoding table on the device
@@ -631,7 +634,8 @@ class ListActors:
     ``query_batch``; stored observations are the encodings themselves (float16) and masks.
     """
 
-    def __init__(self, benchmark, n_envs: int, config: ApexConfig, seed: int, device: str):
+    def __init__(self, benchmark, n_envs: int, config: ApexConfig, seed: int, device: str,
+                 stream: int | None = None):
         from ..env.incremental import IncrementalEnv
 
         self.benchmark = benchmark
@@ -640,7 +644,12 @@ class ListActors:
         self.input_dim = int(self.space.encoding_size)
         self.envs = [IncrementalEnv(self.space, benchmark, n_neighbours=config.n_neighbours, alpha=config.alpha,
                                     max_steps=config.max_steps, seed=seed) for _ in range(n_envs)]
-        self.rng = np.random.default_rng([int(seed), 0x5EED])
+        # one set of memo caches for every env: encodings, accuracies and shown neighbours are
+        # functions of the key (and of the shared seed)
+        env0 = self.envs[0]
+        for e in self.envs[1:]:
+            e._enc, e._acc, e._nbr = env0._enc, env0._acc, env0._nbr
+        self.rng = np.random.default_rng([int(seed), 0x5EED] + ([] if stream is None else [int(stream)]))
         self._obs: list = [None] * n_envs
         self._info: list = [None] * n_envs
 
@@ -655,8 +664,7 @@ class ListActors:
         if todo:
             vals = np.asarray(self.benchmark.query_batch(list(todo.values())).validation_accuracy, dtype=float)
             for k, v in zip(todo, vals):
-                for e in self.envs:
-                    e._remember(e._acc, k, float(v))
+                env0._remember(env0._acc, k, float(v))  # the cache all envs share
 
     def _reset_one(self, i: int):
         arch = self.space.sample(self.rng)
@@ -1005,7 +1013,7 @@ def _train_local(benchmark, cfg: ApexConfig, seed: int, checkpoint_dir, progress
                 "next_checkpoint": cfg.checkpoint_every}
     log_rows: list[dict] = []
     fingerprint = {"config": cfg.fingerprint(), "seed": seed, "benchmark": benchmark_fingerprint(benchmark),
-                   "actors": actors_cls.__name__}
+                   "actors": actors_cls.__name__, "device_type": device.split(":")[0]}
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     obs = actors.reset()
 
