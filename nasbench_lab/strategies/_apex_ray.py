@@ -54,27 +54,10 @@ class _Worker:
 
     def sample(self):
         """One rollout fragment: (transitions, priorities, steps, episodes, sum final val, sum return)."""
-        import torch
-
         cfg = self.cfg
-        pending, n_ep, fval, ret = [], 0, 0.0, 0.0
-        for _ in range(cfg.rollout_fragment):
-            with torch.no_grad():
-                x, m = self.actors.decode(self.obs)
-                q = self.online(x, m)
-            a, _ = apex.select_actions(q, m, self.eps, self.gen)
-            q_sa = q.gather(1, a[:, None]).squeeze(1)
-            nxt, r, te, ended, final_obs, final_val = self.actors.step(a)
-            t = self.nstep.push(self.obs, a, r, q_sa, final_obs, te, ended)
-            if t is not None:
-                pending.append(t)
-            self.ep_return += r
-            if bool(ended.any()):
-                n_ep += int(ended.sum())
-                fval += float(final_val[ended].sum())
-                ret += float(self.ep_return[ended].sum())
-                self.ep_return = torch.where(ended, torch.zeros_like(self.ep_return), self.ep_return)
-            self.obs = nxt
+        self.obs, self.ep_return, pending, st = apex.rollout_fragment(
+            self.actors, self.online, self.obs, self.nstep, self.eps, self.gen, self.ep_return, cfg.rollout_fragment)
+        n_ep, fval, ret = st["episodes"], st["final_validation"], st["return"]
         if not pending:
             return None, None, cfg.rollout_fragment * cfg.envs_per_worker, n_ep, fval, ret
         batch = apex._cat(pending)

@@ -883,14 +883,10 @@ class TrainResult:
 
 
 def benchmark_fingerprint(benchmark) -> dict:
-    """What identifies the training data: name, size, and a digest of the search signal."""
-    out = {"name": str(getattr(benchmark, "name", type(benchmark).__name__))}
-    val = getattr(benchmark, "validation", None)
-    if val is not None:
-        v = np.ascontiguousarray(np.asarray(val, dtype=np.float64))
-        out["rows"] = int(v.size)
-        out["validation_digest"] = hashlib.blake2b(v.tobytes(), digest_size=12).hexdigest()
-    return out
+    """What identifies the training data: the benchmark's name and its content digest
+    (``benchmark.fingerprint()``, None where it has none)."""
+    fp = getattr(benchmark, "fingerprint", None)
+    return {"name": str(getattr(benchmark, "name", type(benchmark).__name__)), "digest": fp() if callable(fp) else None}
 
 
 class _Accumulator:
@@ -942,6 +938,33 @@ def learner_update(online, target, optimiser, replay: PrioritizedReplay, decode,
     optimiser.step()
     replay.update(idx, td)
     return float(loss.detach()), float(q_sa.detach().mean())
+
+
+def rollout_fragment(actors, online, obs: dict, nstep: NStep, eps, generator, ep_return, steps: int):
+    """``steps`` epsilon-greedy steps of every env in ``actors``: the n-step transitions they
+    complete and the sums over the episodes that ended. Returns ``(obs, ep_return, pending,
+    stats)`` with ``stats = {"episodes", "final_validation", "return"}`` (sums)."""
+    torch = _torch()
+    pending, stats = [], {"episodes": 0, "final_validation": 0.0, "return": 0.0}
+    online.eval()
+    for _ in range(steps):
+        with torch.no_grad():
+            x, m = actors.decode(obs)
+            q = online(x, m)
+        actions, _ = select_actions(q, m, eps, generator)
+        q_sa = q.gather(1, actions[:, None]).squeeze(1)
+        nxt, reward, term, ended, final_obs, final_val = actors.step(actions)
+        t = nstep.push(obs, actions, reward, q_sa, final_obs, term, ended)
+        if t is not None:
+            pending.append(t)
+        ep_return = ep_return + reward
+        if bool(ended.any()):
+            stats["episodes"] += int(ended.sum())
+            stats["final_validation"] += float(final_val[ended].sum())
+            stats["return"] += float(ep_return[ended].sum())
+            ep_return = torch.where(ended, torch.zeros_like(ep_return), ep_return)
+        obs = nxt
+    return obs, ep_return, pending, stats
 
 
 def actor_priorities(online, target, decode, batch: dict, cfg: ApexConfig, chunk: int = 4096):
@@ -1082,27 +1105,12 @@ def _train_local(benchmark, cfg: ApexConfig, seed: int, checkpoint_dir, progress
     interval_t0, interval_steps0, interval_updates0 = time.perf_counter(), counters["env_steps"], counters["updates"]
     stepped = counters["env_steps"] < cfg.total_steps
     while counters["env_steps"] < cfg.total_steps:
-        pending = []
-        online.eval()
-        for _ in range(cfg.rollout_fragment):
-            with torch.no_grad():
-                x, m = actors.decode(obs)
-                q = online(x, m)
-            actions, _ = select_actions(q, m, eps, explore_rng)
-            q_sa = q.gather(1, actions[:, None]).squeeze(1)
-            nxt, reward, term, ended, final_obs, final_val = actors.step(actions)
-            t = nstep.push(obs, actions, reward, q_sa, final_obs, term, ended)
-            if t is not None:
-                pending.append(t)
-            ep_return += reward
-            if bool(ended.any()):
-                k = int(ended.sum())
-                acc.episodes += k
-                counters["episodes"] += k
-                acc.final_val += float(final_val[ended].sum())
-                acc.ret += float(ep_return[ended].sum())
-                ep_return = torch.where(ended, torch.zeros_like(ep_return), ep_return)
-            obs = nxt
+        obs, ep_return, pending, stats = rollout_fragment(actors, online, obs, nstep, eps, explore_rng, ep_return,
+                                                          cfg.rollout_fragment)
+        acc.episodes += stats["episodes"]
+        counters["episodes"] += stats["episodes"]
+        acc.final_val += stats["final_validation"]
+        acc.ret += stats["return"]
         counters["env_steps"] += cfg.rollout_fragment * n_envs
         bar.update(cfg.rollout_fragment * n_envs)
         if pending:
