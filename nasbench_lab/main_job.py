@@ -278,7 +278,7 @@ def _apex_dir(name: str, config, seed: int, bench) -> Path:
     import hashlib
     import json
 
-    from .strategies.apex import benchmark_fingerprint
+    from .benchmarks.base import benchmark_fingerprint
 
     device = str(config.device or paths.default_device()).split(":")[0]  # a cuda run resumes on cuda only
     digest = hashlib.blake2b(json.dumps([config.fingerprint(), benchmark_fingerprint(bench), device], sort_keys=True,

@@ -142,3 +142,18 @@ class Benchmark(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def benchmark_fingerprint(benchmark) -> dict:
+    """What results depend on besides the configuration: the benchmark's name and class,
+    its content digest (``benchmark.fingerprint()``; None where it has none) and the
+    columns a table reads its validation / test accuracy from."""
+    fp = getattr(benchmark, "fingerprint", None)
+    digest = fp() if callable(fp) else None
+    out = {"benchmark": getattr(benchmark, "name", "benchmark"),
+           "benchmark_class": type(benchmark).__name__, "benchmark_digest": digest}
+    mapping = getattr(benchmark, "mapping", None)
+    if isinstance(mapping, dict):
+        out["benchmark_columns"] = {f: [str(c) for c in mapping[f]]
+                                    for f in ("validation_accuracy", "test_accuracy") if f in mapping}
+    return out

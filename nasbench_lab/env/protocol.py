@@ -59,6 +59,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import paths
+from ..benchmarks.base import benchmark_fingerprint
 from ..schema import EPISODE_COLUMNS, QUERY_COLUMNS, check_frame
 
 
@@ -466,21 +467,6 @@ def _unit_stem(label: str, seed: int, index: int, agent_obj=None) -> str:
     digest = getattr(agent_obj, "fingerprint", None) if agent_obj is not None else None
     tag = f"__{digest()[:12]}" if callable(digest) else ""
     return f"{label}{tag}__seed{seed}__set{index}"
-
-
-def benchmark_fingerprint(benchmark) -> dict:
-    """What results depend on besides the configuration: the benchmark's name and class,
-    its content digest (``benchmark.fingerprint()``; None where it has none) and the
-    columns a table reads its validation / test accuracy from."""
-    fp = getattr(benchmark, "fingerprint", None)
-    digest = fp() if callable(fp) else None
-    out = {"benchmark": getattr(benchmark, "name", "benchmark"),
-           "benchmark_class": type(benchmark).__name__, "benchmark_digest": digest}
-    mapping = getattr(benchmark, "mapping", None)
-    if isinstance(mapping, dict):
-        out["benchmark_columns"] = {f: [str(c) for c in mapping[f]]
-                                    for f in ("validation_accuracy", "test_accuracy") if f in mapping}
-    return out
 
 
 def _episode_path(agent, tabular: bool, cfg: "ProtocolConfig") -> str:

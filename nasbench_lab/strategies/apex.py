@@ -77,6 +77,7 @@ from typing import Any
 import numpy as np
 
 from .. import paths
+from ..benchmarks.base import benchmark_fingerprint
 from .agents import IncrementalAgent
 
 #: columns of the training log (one row per report interval); the last three are wall-clock
@@ -882,13 +883,6 @@ class TrainResult:
     """wall time of this call (excluding time spent before a resume)."""
 
 
-def benchmark_fingerprint(benchmark) -> dict:
-    """What identifies the training data: the benchmark's name and its content digest
-    (``benchmark.fingerprint()``, None where it has none)."""
-    fp = getattr(benchmark, "fingerprint", None)
-    return {"name": str(getattr(benchmark, "name", type(benchmark).__name__)), "digest": fp() if callable(fp) else None}
-
-
 class _Accumulator:
     """Sums between two log rows (saved in checkpoints, so a resumed log is identical)."""
 
@@ -1159,7 +1153,7 @@ def _train_local(benchmark, cfg: ApexConfig, seed: int, checkpoint_dir, progress
         agent.save(ckpt_dir / AGENT_FILE)
         with paths.atomic_write(ckpt_dir / "log.csv", suffix=".csv") as tmp:
             log.to_csv(tmp, index=False)
-    log.attrs.update({"benchmark": fingerprint["benchmark"]["name"], "seed": seed})
+    log.attrs.update({"benchmark": fingerprint["benchmark"]["benchmark"], "seed": seed})
     return TrainResult(agent, log, cfg, time.perf_counter() - t_start)
 
 
