@@ -459,3 +459,16 @@ def test_single_episode_actors_share_one_cache(bench):
     a0 = actors.envs[0]
     assert all(e._acc is a0._acc and e._enc is a0._enc and e._nbr is a0._nbr for e in actors.envs)
     assert len(a0._acc) <= len({e.space.key(e.arch) for e in actors.envs}) + sum(len(i["neighbours"]) for i in actors._info)
+
+
+def test_bench_apex_section_measures_acting_learning_and_training(bench):
+    from nasbench_lab import bench as bench_pkg
+    from nasbench_lab.bench import apex as bench_apex
+
+    assert "apex" in bench_pkg.sections()
+    assert bench_apex.PAPER_STEPS_PER_SECOND == pytest.approx(1e7 / (92.6 * 3600))
+    cfg = ApexConfig(**TINY)
+    acting = bench_apex.acting_steps_per_second(bench, cfg, 8, steps=4, repeat=1)
+    learning = bench_apex.learner_samples_per_second(bench, cfg, updates=2, repeat=1)
+    e2e = bench_apex.end_to_end_steps_per_second(bench, cfg, learning_steps=256)
+    assert all(math.isfinite(v) and v > 0 for v in (acting, learning, e2e)), (acting, learning, e2e)

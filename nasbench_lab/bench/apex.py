@@ -64,26 +64,26 @@ def acting_steps_per_second(benchmark, config, batch: int, steps: int = 32, devi
 
 def learner_samples_per_second(benchmark, config, device: str = "cpu", updates: int = 10, repeat: int = 3) -> float:
     """Median replayed samples/s of learner updates (batch ``config.batch_size``)."""
-    cfg = dataclasses.replace(config, device=device, learning_starts=0, total_steps=1,
-                              rollout_fragment=max(1, -(-config.batch_size * 4 // config.n_envs)))
     import torch
 
     from ..strategies import apex
     from . import median_time
 
+    cfg = dataclasses.replace(config, device=device)
     actors = apex.TableActors(benchmark, cfg.n_envs, cfg, 0, device)
     online = apex.build_network(actors.input_dim, cfg, 0).to(device)
     target = apex.build_network(actors.input_dim, cfg, 1).to(device)
     opt = torch.optim.Adam(online.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
     gen = torch.Generator(device=device).manual_seed(0)
     replay = apex.PrioritizedReplay(cfg.buffer_size, cfg.per_alpha, cfg.per_beta, cfg.per_eps, device, gen)
-    obs = actors.reset()
-    for _ in range(cfg.rollout_fragment):
-        a = apex.random_valid(actors.decode(obs)[1], gen)
-        nxt, r, te, ended, final_obs, _ = actors.step(a)
-        replay.add({"obs": obs, "action": a, "ret": r.float(), "next_obs": final_obs,
-                    "discount": torch.where(te, 0.0, cfg.gamma).float()}, r.abs())
-        obs = nxt
+    # fill the replay with a few batches' worth of random-policy transitions (epsilon 1)
+    nstep = apex.NStep(cfg.n_step, cfg.gamma, cfg.n_envs, device)
+    steps = max(cfg.n_step + 1, -(-cfg.batch_size * 4 // cfg.n_envs))
+    ep_return = torch.zeros(cfg.n_envs, dtype=torch.float64, device=device)
+    _, _, pending, _ = apex.rollout_fragment(actors, online, actors.reset(), nstep, torch.ones(cfg.n_envs, device=device),
+                                             gen, ep_return, steps)
+    batch = apex._cat(pending)
+    replay.add(batch, apex.actor_priorities(online, target, actors.decode, batch, cfg))
 
     def run():
         for _ in range(updates):
