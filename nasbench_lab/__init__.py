@@ -6,7 +6,12 @@ Layers (dependencies point downwards only)::
     benchmarks  performance estimation: query(arch) -> Metrics
     env         the incremental MDP (gymnasium API, vectorised)
     strategies  multi-trial (ask/tell) strategies and incremental agents
+    oneshot     weight-sharing strategies
+    experiment  the runner, the paper's protocol, the NNI-style Experiment
     analysis    statistics, figures, tables from result frames
+
+``nasbench_lab.run_protocol`` and ``nasbench_lab.ProtocolConfig`` are the stable names of
+the paper's evaluation protocol (``experiment.protocol``).
 
 Notebooks use ``import nasbench_lab as nl`` and reach the layers as attributes
 (``nl.spaces``, ``nl.benchmarks``, ...); they are imported lazily so that
@@ -21,11 +26,18 @@ __version__ = "0.1.0"
 _SUBMODULES = {"spaces", "benchmarks", "env", "strategies", "analysis", "oneshot", "experiment", "cli", "paths", "notebook", "widgets"}
 
 
+#: stable top-level names -> the module that defines them
+_NAMES = {"run_protocol": "experiment.protocol", "ProtocolConfig": "experiment.protocol",
+          "ProtocolResult": "experiment.protocol"}
+
+
 def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'nasbench_lab' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(list(globals()) + list(_SUBMODULES) + list(_NAMES))

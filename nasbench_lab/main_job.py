@@ -7,7 +7,7 @@
 3. run the HalfMoons REINFORCE search (``strategies.get("reinforce")``, ask/tell) on
    NAS-Bench-Moons: several seeds, each a search run whose rollouts are its queries;
 4. run the baseline agents (random search, random walk, local search) and the trained
-   Ape-X agents through the evaluation protocol (``env.protocol``) on every loaded benchmark;
+   Ape-X agents through the evaluation protocol (``experiment.protocol``) on every loaded benchmark;
 5. the Ape-X ablation grid of §5 on NAS-Bench-Moons (Figs. 17-19) and, with NAS-Bench-201,
    the reuse of the CIFAR-10 agent on CIFAR-100 and ImageNet16-120 (§7);
 6. draw every figure that applies (paper Figs. 3-5, 7-11, 16, 17-19) and write every table
@@ -181,7 +181,7 @@ def step_benchmarks(ctx: Context) -> list[Path]:
 
 def step_protocol(ctx: Context, name: str) -> list[Path]:
     """The baseline agents (and the Ape-X agents trained on ``name``) through the evaluation protocol."""
-    from .env.protocol import ProtocolConfig, run_protocol, save_frame
+    from .experiment.protocol import ProtocolConfig, run_protocol, save_frame
 
     bench = _bench(ctx, name)
     cfg = ctx.cfg
@@ -230,7 +230,7 @@ def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
     from tqdm.auto import tqdm
 
     from .analysis import figures, stats
-    from .env.protocol import save_frame
+    from .experiment.protocol import save_frame
 
     cls = _reinforce_class()
     bench = _bench(ctx, name)
@@ -356,8 +356,8 @@ def step_apex_reuse(ctx: Context, name: str = "nb201") -> list[Path]:
     """§7: the agents trained on NB201 CIFAR-10 evaluated on CIFAR-100 and ImageNet16-120
     without retraining, next to the baselines run on each target."""
     from .analysis import tables
-    from .env.protocol import ProtocolConfig
-    from .strategies.apex_studies import reuse
+    from .experiment.protocol import ProtocolConfig
+    from .experiment.studies import reuse
 
     agents = ctx.agents.get(name)
     if not agents:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ..schema import EPISODE_COLUMNS, QUERY_COLUMNS, check_frame
+from ..schema import EPISODE_COLUMNS, QUERY_COLUMNS, carry_best, check_frame
 
 #: the three ways to read a best-so-far curve; see ``best_so_far``
 KINDS = ("reported", "validation", "oracle")
@@ -65,22 +65,8 @@ def add_best_so_far(frame: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"query frame lacks columns {missing} needed to compute best-so-far")
     out = frame.sort_values(_RUN_KEYS + ["query"], kind="stable").reset_index(drop=True)
     run = out.groupby(_RUN_KEYS, sort=False).ngroup().to_numpy()
-    val = out["validation"].to_numpy(float)
-    test = out["test"].to_numpy(float)
-    # rows without a report (NaN validation) carry the best so far; before the first
-    # report of a run everything is NaN
-    val_or = np.where(np.isnan(val), -np.inf, val)
-    best = pd.Series(val_or).groupby(run).cummax().to_numpy()
-    prev = np.full(len(out), -np.inf)
-    prev[1:] = np.where(run[1:] == run[:-1], best[:-1], -np.inf)
-    is_new = val_or > prev                     # strict: ties keep the earlier architecture
-    pos = np.where(is_new, np.arange(len(out)), -1)
-    setter = pd.Series(pos).groupby(run).cummax().to_numpy()
-    none = setter < 0
-    out["best_validation"] = np.where(none, np.nan, best)
-    out["best_test"] = np.where(none, np.nan, test[np.maximum(setter, 0)])
-    oracle = pd.Series(np.where(np.isnan(test), -np.inf, test)).groupby(run).cummax().to_numpy()
-    out["oracle_test"] = np.where(np.isinf(oracle), np.nan, oracle)
+    out["best_validation"], out["best_test"], out["oracle_test"] = carry_best(
+        out["validation"].to_numpy(float), out["test"].to_numpy(float), run)
     return out
 
 

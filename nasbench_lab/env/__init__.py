@@ -1,11 +1,12 @@
-"""The incremental MDP of the paper (§3.2.1): gymnasium env, vectorised env, protocol.
+"""The incremental MDP of the paper (§3.2.1): gymnasium env and vectorised env.
 
 * :class:`IncrementalEnv`: one episode at a time over any SearchSpace + Benchmark.
 * :class:`VectorIncrementalEnv`: thousands of episodes at once over a tabular benchmark
   (numpy or torch backend), agreeing step for step with ``IncrementalEnv``.
 * :mod:`.tables`: precomputed neighbour tables (NB201, NAS-Bench-Moons, NB101 cached).
-* :mod:`.protocol`: the evaluation protocol of §4 (S sets of M initial states, query
-  counting of §4.1.2, best-so-far traces) producing the tidy frames of ``schema.py``.
+
+The evaluation protocol of §4 that runs agents in these environments lives a layer up,
+in ``nasbench_lab.experiment.protocol`` (``nasbench_lab.run_protocol``).
 
 >>> import nasbench_lab as nl                                             # doctest: +SKIP
 >>> env = nl.env.IncrementalEnv(space, bench, n_neighbours=50, alpha=6.0)  # doctest: +SKIP
@@ -19,16 +20,13 @@ from .incremental import IncrementalEnv, shape_accuracy, shown_positions
 _LAZY = {
     "VectorIncrementalEnv": ".vector", "throughput": ".vector", "shown_table": ".vector",
     "NeighbourTable": ".tables", "neighbour_table": ".tables", "NeighbourTableError": ".tables",
-    "ProtocolConfig": ".protocol", "ProtocolResult": ".protocol", "run_protocol": ".protocol",
-    "initial_state_sets": ".protocol", "query_frame": ".protocol", "save_frame": ".protocol",
-    "load_frame": ".protocol", "load_results": ".protocol",
 }
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    if name in {"vector", "tables", "protocol", "incremental"}:
+    if name in {"vector", "tables", "incremental"}:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

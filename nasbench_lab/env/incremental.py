@@ -115,19 +115,23 @@ class IncrementalEnv(gym.Env):
         invalid_action: ``"terminate"`` (a masked action ends the episode in place, with
             ``info["invalid_action"] = True``) or ``"raise"`` (ValueError).
         cache_size: architectures whose encoding / accuracy / neighbours are memoised (>= 1).
+        reveal_validation: also show the validation accuracy of every shown neighbour
+            (``info["neighbour_validation"]``, queried in one batch and memoised): what
+            local search sees, charged as one query per shown neighbour (§4.1.2).
 
     Observation: ``{"observation": float32 (N+1, encoding_size), "action_mask": int8 (N+1,)}``;
     row 0 is the current architecture, rows 1.. the shown neighbours, zero rows pad.
     ``reset`` and ``step`` return ``info`` with ``arch``, ``key``, ``neighbours``,
     ``action_mask`` (bool), ``validation`` (current accuracy), ``step``, ``terminated``,
-    ``truncated``.
+    ``truncated`` (and ``neighbour_validation`` with ``reveal_validation``).
     """
 
     metadata = {"render_modes": []}
 
     def __init__(self, space, benchmark, n_neighbours: int = 50, alpha: float | None = 6.0,
                  max_steps: int = 16, seed: int = 0, initial_states: Sequence[Any] | None = None,
-                 invalid_action: str = "terminate", cache_size: int = 100_000):
+                 invalid_action: str = "terminate", cache_size: int = 100_000,
+                 reveal_validation: bool = False):
         if n_neighbours < 1:
             raise ValueError(f"n_neighbours must be >= 1, got {n_neighbours}")
         if max_steps < 1:
@@ -147,6 +151,7 @@ class IncrementalEnv(gym.Env):
         self.seed = int(seed)
         self.initial_states = None if initial_states is None else list(initial_states)
         self.invalid_action = invalid_action
+        self.reveal_validation = bool(reveal_validation)
         self.encoding_size = int(space.encoding_size)
         self.action_space = gym.spaces.Discrete(self.n_neighbours + 1, seed=self.seed)
         self.observation_space = gym.spaces.Dict({
@@ -181,6 +186,18 @@ class IncrementalEnv(gym.Env):
         if k in self._acc:
             return self._acc[k]
         return self._remember(self._acc, k, float(self.benchmark.query(arch).validation_accuracy))
+
+    def accuracies(self, archs: Sequence[Any]) -> np.ndarray:
+        """Validation accuracies of ``archs`` (one batched query for the unseen ones)."""
+        keys = [self._key(a) for a in archs]
+        new = {k: a for k, a in zip(keys, archs) if k not in self._acc}
+        if new:
+            vals = np.atleast_1d(np.asarray(self.benchmark.query_batch(list(new.values())).validation_accuracy,
+                                            dtype=np.float64))
+            for k, v in zip(new, vals):
+                self._remember(self._acc, k, float(v))
+        return np.asarray([self._acc[k] if k in self._acc else self.accuracy(a) for k, a in zip(keys, archs)],
+                          dtype=np.float64)
 
     def shaped(self, arch) -> float:
         """``exp(alpha * acc)`` of ``arch`` (or ``acc`` when ``alpha`` is None)."""
@@ -235,9 +252,12 @@ class IncrementalEnv(gym.Env):
     def _info(self, terminated=False, truncated=False, invalid=False) -> dict:
         mask = np.zeros(self.n_neighbours + 1, dtype=bool)
         mask[: len(self._shown) + 1] = True
-        return {"arch": self.arch, "key": self._key(self.arch), "neighbours": list(self._shown),
+        info = {"arch": self.arch, "key": self._key(self.arch), "neighbours": list(self._shown),
                 "action_mask": mask, "validation": self.accuracy(self.arch), "step": self._t,
                 "terminated": terminated, "truncated": truncated, "invalid_action": invalid}
+        if self.reveal_validation:
+            info["neighbour_validation"] = self.accuracies(self._shown) if self._shown else np.empty(0)
+        return info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start an episode: at ``options["arch"]``, else a draw from ``initial_states``

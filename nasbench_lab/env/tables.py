@@ -35,6 +35,19 @@ NB101_CACHE = "nb101_neighbours.npz"
 TABLE_VERSION = 1
 
 
+def table_is_ready(space) -> bool:
+    """Whether ``space``'s neighbour table can be had without a long build: spaces that
+    declare a ``neighbour_table_cache`` file (NB101) are ready once it is built."""
+    cache = getattr(space, "neighbour_table_cache", None)
+    return cache is None or (paths.cache_dir() / cache).exists()
+
+
+def build_hint(space) -> str:
+    """How to build ``space``'s cached neighbour table (for messages)."""
+    cmd = getattr(space, "neighbour_table_command", None)
+    return f"`{cmd}`" if cmd else "`neighbour_table(space, benchmark)`"
+
+
 class NeighbourTableError(ValueError):
     """A neighbour table is inconsistent with its space or benchmark (the message says how)."""
 

@@ -1045,6 +1045,10 @@ class NB101Space(SearchSpace):
     name = "nb101"
     encoding_size = ENCODING_SIZE
     size = SIZE
+    #: the neighbour table over all cells takes a long build; it is cached under this
+    #: file name and built by this command (``env.tables.table_is_ready``)
+    neighbour_table_cache = "nb101_neighbours.npz"
+    neighbour_table_command = "nasbench-lab build nb101-neighbours"
 
     def sample(self, rng: np.random.Generator) -> Cell:
         return sample(rng)

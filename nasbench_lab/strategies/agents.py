@@ -1,10 +1,12 @@
 """The common interface of incremental agents (paper §3.2.3), learned or not.
 
-An agent is built as ``cls(benchmark, seed=0)`` and chooses one action per step with
-``act(observation, info) -> int`` from what :class:`~nasbench_lab.env.IncrementalEnv`
-returns (``info["action_mask"]``, ``info["arch"]``, ``info["neighbours"]``). Agents
-that can act on a whole batch of episodes of the vectorised env also implement
-``act_batch(obs, venv) -> np.ndarray`` (the protocol then uses it).
+An agent is built like every strategy, ``cls(space, seed=0, **hyperparameters)``, and
+chooses one action per step with ``act(observation, info) -> int`` from what
+:class:`~nasbench_lab.env.IncrementalEnv` shows it (``info["action_mask"]``,
+``info["arch"]``, ``info["neighbours"]``, and ``info["neighbour_validation"]`` for
+agents with ``counts_neighbour_queries``, which are charged those queries). It never
+holds the benchmark. Agents that can act on a whole batch of episodes of the vectorised
+env also implement ``act_batch(obs, venv) -> np.ndarray`` (the protocol then uses it).
 
 Every agent owns a ``np.random.Generator`` seeded from ``seed``; ``begin_set(i)``
 re-derives it from ``(seed, i)`` so that each set of initial states of the evaluation
@@ -35,8 +37,10 @@ class IncrementalAgent:
     #: (local search); False when one episode counts as one query
     counts_neighbour_queries: bool = False
 
-    def __init__(self, benchmark: Any, seed: int = 0) -> None:
-        self.benchmark = benchmark
+    def __init__(self, space: Any = None, seed: int = 0) -> None:
+        from .base import space_of
+
+        self.space = space_of(space) if space is not None else None
         self.seed = int(seed)
         self.rng = np.random.default_rng(self.seed)
 

@@ -12,26 +12,14 @@ leave it out of their updates). An infinite reward is refused. ``tell`` checks t
 architecture (``space.validate``) and the reward before it changes anything: a ``tell``
 that raises leaves the strategy exactly as it was.
 
-``run(strategy, benchmark, n_trials)`` drives any of them against any benchmark and
-returns a tidy frame, one row per trial:
+Strategies are run by ``nasbench_lab.experiment`` (``experiment.run`` for one search,
+the ``Experiment`` for a durable one), which writes the one query frame of ``schema.py``.
 
-================  ======  ===========================================================
-column            dtype   meaning
-================  ======  ===========================================================
-trial             int     1-based trial index (also ``query``, as in the query frame)
-key               str     key of the architecture asked for
-reward            float   what the strategy was told: validation accuracy (fraction)
-test              float   test accuracy of that architecture (NaN if none)
-best_validation   float   best validation accuracy so far
-best_test         float   test accuracy of the best-by-validation architecture so far
-oracle_test       float   best test accuracy seen so far
-best_key          str     key of the best-by-validation architecture so far
-================  ======  ===========================================================
-
->>> from nasbench_lab import benchmarks, strategies               # doctest: +SKIP
->>> bench = benchmarks.load("moons")                              # doctest: +SKIP
->>> frame = run(strategies.get("reinforce")(bench.space, seed=0), bench, 200)  # doctest: +SKIP
->>> frame.best_test.iloc[-1]                                      # doctest: +SKIP
+>>> from nasbench_lab.spaces.mlp import ChainSpace
+>>> from nasbench_lab.strategies.random_search import RandomSearch
+>>> s = RandomSearch(ChainSpace(max_depth=3), seed=0)
+>>> arch = s.ask(); s.tell(arch, 0.5); s.tell(s.ask(), float("nan")); (s.trials, s.failed)
+(2, 1)
 """
 from __future__ import annotations
 
@@ -39,10 +27,6 @@ import math
 from typing import Any
 
 import numpy as np
-
-RUN_COLUMNS = ("trial", "query", "key", "reward", "validation", "test", "best_validation",
-               "best_test", "oracle_test", "best_key")
-
 
 def space_of(space_or_benchmark: Any):
     """The search space itself, or the ``.space`` of a benchmark."""
@@ -117,33 +101,4 @@ class MultiTrialStrategy:
         return f"{type(self).__name__}(seed={self.seed}, trials={self.trials})"
 
 
-def run(strategy: Any, benchmark: Any, n_trials: int, progress: bool = False):
-    """Ask, query, tell ``n_trials`` times; the tidy per-trial frame (see module docstring)."""
-    import pandas as pd
-
-    rows = []
-    best_v, best_t, best_key, oracle = -math.inf, math.nan, None, -math.inf
-    it = range(1, int(n_trials) + 1)
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc=getattr(strategy, "name", "run"), unit="trial")
-    for trial in it:
-        arch = strategy.ask()
-        m = benchmark.query(arch)
-        strategy.tell(arch, m)
-        v = reward_of(m)  # NaN (a failed trial) never becomes the best
-        t = float(getattr(m, "test_accuracy", math.nan))
-        key = benchmark.key(arch) if hasattr(benchmark, "key") else str(arch)
-        if v > best_v:
-            best_v, best_t, best_key = v, t, key
-        if t == t and t > oracle:
-            oracle = t
-        rows.append((trial, trial, key, v, v, t, best_v, best_t, oracle if oracle > -math.inf else math.nan, best_key))
-    frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
-    frame.attrs["strategy"] = getattr(strategy, "name", type(strategy).__name__)
-    frame.attrs["benchmark"] = getattr(benchmark, "name", type(benchmark).__name__)
-    return frame
-
-
-__all__ = ["MultiTrialStrategy", "RUN_COLUMNS", "reward_of", "run", "space_of"]
+__all__ = ["MultiTrialStrategy", "reward_of", "space_of"]

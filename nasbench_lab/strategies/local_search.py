@@ -3,11 +3,14 @@ move to the best one, terminate when none is better than the current architectur
 
 No enhancements (no restarts, no tie moves): a neighbour must be strictly better; among
 equally good best neighbours the first shown wins. Query counting (§4.1.2): every shown
-neighbour at every step counts (``counts_neighbour_queries = True``).
+neighbour at every step counts (``counts_neighbour_queries = True``); the environment
+shows their validation accuracies (``info["neighbour_validation"]``) because of it.
 
->>> from nasbench_lab.strategies.local_search import LocalSearch
->>> agent = LocalSearch(bench, seed=0)                  # doctest: +SKIP
->>> action = agent.act(obs, info)                        # doctest: +SKIP
+>>> import numpy as np
+>>> agent = LocalSearch(None, seed=0)
+>>> agent.act(None, {"validation": 0.5, "neighbours": ["a", "b"],
+...                  "neighbour_validation": np.array([0.4, 0.6])})
+2
 """
 from __future__ import annotations
 
@@ -23,11 +26,13 @@ class LocalSearch(IncrementalAgent):
     counts_neighbour_queries = True
 
     def act(self, observation, info) -> int:
-        nbrs = list(info["neighbours"])
-        if not nbrs:
+        if not len(info["neighbours"]):
             return 0
-        current = float(self.benchmark.query(info["arch"]).validation_accuracy)
-        vals = np.asarray(self.benchmark.query_batch(nbrs).validation_accuracy, dtype=np.float64)
+        if "neighbour_validation" not in info:
+            raise ValueError("local search needs the shown neighbours' validation accuracies: run it in an "
+                             "env built with reveal_validation=True (the protocol and the runner do)")
+        current = float(info["validation"])
+        vals = np.asarray(info["neighbour_validation"], dtype=np.float64)
         best = int(np.argmax(vals))
         return best + 1 if vals[best] > current else 0
 

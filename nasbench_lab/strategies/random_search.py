@@ -2,9 +2,8 @@
 
 Not incremental: it ignores the environment. In the evaluation protocol one episode is
 one fresh sample, i.e. one query (§4.1.2). It is a multi-trial strategy
-(``ask() -> arch``, ``tell(arch, metrics)``, see ``strategies.base``) built from a space
-or from a benchmark (its ``.space``), so ``cls(benchmark, seed=0)`` works as for the
-incremental agents.
+(``ask() -> arch``, ``tell(arch, metrics)``, see ``strategies.base``) built
+``cls(space, seed=0)`` like every strategy.
 
 >>> from nasbench_lab.spaces.mlp import ChainSpace
 >>> rs = RandomSearch(ChainSpace(max_depth=3), seed=0)
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 
 from .base import MultiTrialStrategy
 
@@ -40,13 +38,5 @@ class RandomSearch(MultiTrialStrategy):
         return self.space.sample(self.rng)
 
     def sample(self, n: int) -> list:
-        """``n`` fresh architectures (the protocol's episodes of one set)."""
+        """``n`` fresh architectures at once."""
         return [self.space.sample(self.rng) for _ in range(n)]
-
-    def begin_set(self, index: int) -> None:
-        """Re-derive the generator from ``(seed, index)`` (one stream per protocol set)."""
-        self.rng = np.random.default_rng([self.seed, int(index)])
-
-    def act(self, observation, info) -> int:
-        """Inside the env random search never moves: it ends the episode (action 0)."""
-        return 0

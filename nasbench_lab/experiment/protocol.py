@@ -3,11 +3,16 @@
 1. Draw S sets of M initial states with the space's sampler (set ``i`` from its own
    generator, see :func:`initial_state_sets`; the paper: S=5, M=10,000).
 2. Run every agent, for each of its seeds, once from every initial state of every set,
-   with evaluation-length episodes (``max_steps``, paper 32). Random search is not
-   incremental: its "episode" is one fresh sample from the space's sampler.
+   with evaluation-length episodes (``max_steps``, paper 32). Agents are built
+   ``cls(space, seed=...)`` like every strategy and see the benchmark only through the
+   environment. A multi-trial strategy (``ask``/``tell``: random search, REINFORCE, ...)
+   is not incremental: its "episode" is one ask, query, tell, and every search run of
+   it is a fresh strategy seeded from ``(seed, set, run)`` (see :func:`run_seed`), so
+   a learning strategy never carries what it learnt into the next run.
 3. Charge queries as §4.1.2: one episode = one query (the architecture it ends at),
-   except local search, which is charged every shown neighbour at every step
-   (``agent.counts_neighbour_queries``).
+   except agents with ``counts_neighbour_queries`` (local search), which are shown the
+   validation accuracy of every neighbour (``info["neighbour_validation"]``) and are
+   charged every shown neighbour at every step.
 4. Turn the episodes of one (agent, seed, set) into search *runs* with a query budget B
    (paper: 300 for NB101, 1,000 for NB301), see :func:`query_frame`.
 
@@ -26,10 +31,10 @@ episodes at the end of a set) is dropped. For every query index ``q = 1..B`` of 
 query frame holds ``best_validation`` (highest validation accuracy among reports made
 at or before query q), ``best_test`` (test accuracy of that architecture; the first one
 on ties), ``oracle_test`` (highest test accuracy among those reports) and
-``validation``/``test`` of the report made exactly at query q (NaN when q falls inside a
-local-search step, whose neighbour queries report nothing until the step ends). Before
-the first report everything is NaN. This is the paper's "carry the last improvement
-forward" (table notes of Tables 1 and 2).
+``validation``/``test``/``key`` of the report made exactly at query q (NaN and "" when q
+falls inside a local-search step, whose neighbour queries report nothing until the step
+ends). Before the first report everything is NaN. This is the paper's "carry the last
+improvement forward" (table notes of Tables 1 and 2), computed by ``schema.carry_best``.
 
 Resuming: with ``out_dir`` each (agent, seed, set) writes its two frames atomically
 (``<agent>__seed<s>__set<i>.{episodes,queries}.<fmt>``) beside ``config.json``; a rerun
@@ -38,7 +43,7 @@ with a different configuration refuses to mix results. ``config.json`` records w
 results depend on: the configuration, the benchmark's name, class and content
 fingerprint (``benchmark.fingerprint()``: for tables a digest of the keys and the
 validation and test columns) and the columns it reads, and for every agent the episode
-path it ran (``"vectorised"``, ``"single"`` or ``"sample"``; random walk draws other
+path it ran (``"vectorised"``, ``"single"`` or ``"ask_tell"``; random walk draws other
 episodes on the vectorised and the single path for the same seed). Another benchmark
 (NB201 CIFAR-100 after CIFAR-10, say) or another path for an agent is refused, never
 mixed. A unit file that cannot be read (a truncated write by another tool, a disk error)
@@ -60,7 +65,9 @@ import numpy as np
 
 from .. import paths
 from ..benchmarks.base import benchmark_fingerprint
-from ..schema import EPISODE_COLUMNS, QUERY_COLUMNS, check_frame
+from ..env import tables as env_tables
+from ..env.incremental import check_alpha
+from ..schema import EPISODE_COLUMNS, QUERY_COLUMNS, SCHEMA_VERSION, carry_best, check_frame
 
 
 @dataclasses.dataclass
@@ -106,7 +113,6 @@ class ProtocolConfig:
         if self.fmt not in ("parquet", "csv"):
             raise ValueError(f"fmt must be 'parquet' or 'csv', got {self.fmt!r}")
         if self.alpha is not None:
-            from .incremental import check_alpha
             check_alpha(self.alpha)
 
     @classmethod
@@ -127,6 +133,7 @@ class ProtocolConfig:
         d["seeds"] = [int(s) for s in self.seeds]
         for k in ("vectorised", "batch_size"):  # how, not what: results stay comparable
             d.pop(k)
+        d["schema"] = SCHEMA_VERSION
         return d
 
 
@@ -226,6 +233,7 @@ class _Episodes:
     """queries charged just before the report."""
     report_validation: np.ndarray
     report_test: np.ndarray
+    report_key: list
 
 
 def _run_vectorised(agent, rows: np.ndarray, venv, bench) -> _Episodes:
@@ -270,7 +278,8 @@ def _run_vectorised(agent, rows: np.ndarray, venv, bench) -> _Episodes:
         ep, cost, rrow = np.arange(m), np.ones(m, np.int64), final
         queries = np.ones(m, np.int64)
     return _Episodes(keys[rows].tolist(), keys[final].tolist(), val[rows], test[rows], val[final],
-                     test[final], steps, queries, term, trunc, ep, cost, val[rrow], test[rrow])
+                     test[final], steps, queries, term, trunc, ep, cost, val[rrow], test[rrow],
+                     keys[rrow].tolist())
 
 
 class _Scores:
@@ -290,7 +299,7 @@ class _Scores:
 def _run_single(agent, archs: Sequence, env, bench, scores: _Scores, progress) -> _Episodes:
     """Run ``agent.act`` in the gymnasium env, one episode after the other."""
     out = {k: [] for k in ("ik", "fk", "iv", "it", "fv", "ft", "steps", "q", "te", "tr")}
-    rep_ep, rep_cost, rep_v, rep_t = [], [], [], []
+    rep_ep, rep_cost, rep_v, rep_t, rep_k = [], [], [], [], []
     for e, arch in enumerate(archs):
         obs, info = env.reset(options={"arch": arch})
         steps = queries = 0
@@ -304,10 +313,12 @@ def _run_single(agent, archs: Sequence, env, bench, scores: _Scores, progress) -
                 queries += cost
                 v, t = scores(info["arch"])
                 rep_ep.append(e), rep_cost.append(cost), rep_v.append(v), rep_t.append(t)
+                rep_k.append(info["key"])
         if not agent.counts_neighbour_queries:
             queries = 1
             v, t = scores(info["arch"])
             rep_ep.append(e), rep_cost.append(1), rep_v.append(v), rep_t.append(t)
+            rep_k.append(info["key"])
         iv, it = scores(arch)
         fv, ft = scores(info["arch"])
         for k, x in zip(out, (bench.key(arch), bench.key(info["arch"]), iv, it, fv, ft, steps, queries, te, tr)):
@@ -318,33 +329,48 @@ def _run_single(agent, archs: Sequence, env, bench, scores: _Scores, progress) -
     return _Episodes(out["ik"], out["fk"], f("iv", float), f("it", float), f("fv", float), f("ft", float),
                      f("steps", np.int64), f("q", np.int64), f("te", bool), f("tr", bool),
                      np.asarray(rep_ep, np.int64), np.asarray(rep_cost, np.int64),
-                     np.asarray(rep_v, float), np.asarray(rep_t, float))
+                     np.asarray(rep_v, float), np.asarray(rep_t, float), rep_k)
 
 
-def _run_random_search(agent, archs: Sequence, bench, scores: _Scores | None) -> _Episodes:
-    """One fresh sample per initial state: 0 steps, 1 query, final = the sample."""
-    samples = agent.sample(len(archs))
+#: first word of the seeds of the protocol's multi-trial runs (no shared stream with the
+#: initial states or with an agent seeded plainly)
+RUN_STREAM = 0x1A17_0002
+
+
+def run_seed(seed: int, set_index: int, run: int) -> int:
+    """The seed of the fresh multi-trial strategy of search run ``run`` of set ``set_index``."""
+    return int(np.random.SeedSequence([RUN_STREAM, int(seed), int(set_index), int(run)]).generate_state(1)[0])
+
+
+def _run_ask_tell(make, seed: int, set_index: int, archs: Sequence, bench, scores: _Scores,
+                  budget: int) -> _Episodes:
+    """One ask, query, tell per initial state (0 steps, 1 query, final = the asked arch);
+    a fresh strategy ``make(seed)`` for every ``budget`` episodes (one search run)."""
     m = len(archs)
-    if hasattr(bench, "rows") and hasattr(bench, "validation"):
-        r0 = bench.rows([bench.key(a) for a in archs])
-        r1 = bench.rows([bench.key(a) for a in samples])
-        val, test, keys = np.asarray(bench.validation), np.asarray(bench.test), np.asarray(bench.keys)
-        iv, it, fv, ft = val[r0], test[r0], val[r1], test[r1]
-        ik, fk = keys[r0].tolist(), keys[r1].tolist()
-    else:
-        a = np.array([scores(x) for x in archs]).reshape(m, 2)
-        b = np.array([scores(x) for x in samples]).reshape(m, 2)
-        iv, it, fv, ft = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
-        ik, fk = [bench.key(x) for x in archs], [bench.key(x) for x in samples]
+    asked = []
+    strategy = None
+    for e in range(m):
+        if e % budget == 0:
+            strategy = make(run_seed(seed, set_index, e // budget))
+        arch = strategy.ask()
+        metrics = bench.query(arch)
+        strategy.tell(arch, metrics)
+        k = bench.key(arch)
+        scores.memo.setdefault(k, (float(metrics.validation_accuracy), float(metrics.test_accuracy)))
+        asked.append(arch)
+    a = np.array([scores(x) for x in archs], float).reshape(m, 2)
+    b = np.array([scores(x) for x in asked], float).reshape(m, 2)
+    iv, it, fv, ft = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    ik, fk = [bench.key(x) for x in archs], [bench.key(x) for x in asked]
     ones = np.ones(m, np.int64)
     return _Episodes(ik, fk, iv, it, fv, ft, np.zeros(m, np.int64), ones, np.ones(m, bool),
-                     np.zeros(m, bool), np.arange(m), ones, fv, ft)
+                     np.zeros(m, bool), np.arange(m), ones, fv, ft, fk)
 
 
 # -- query traces ---------------------------------------------------------------------
 def query_frame(report_episode, report_cost, report_validation, report_test, n_episodes: int,
-                budget: int) -> dict[str, np.ndarray]:
-    """Per-query best-so-far columns (``run, query, validation, test, best_validation,
+                budget: int, report_key=None) -> dict[str, np.ndarray]:
+    """Per-query best-so-far columns (``run, query, key, validation, test, best_validation,
     best_test, oracle_test``) from the reports of consecutive episodes (module docstring).
 
     >>> c = query_frame([0, 1, 2], [1, 1, 1], [0.5, 0.7, 0.6], [0.4, 0.8, 0.9], 3, 2)
@@ -355,6 +381,7 @@ def query_frame(report_episode, report_cost, report_validation, report_test, n_e
     cost = np.asarray(report_cost, np.int64)
     v = np.asarray(report_validation, float)
     t = np.asarray(report_test, float)
+    keys = np.asarray(report_key if report_key is not None else [""] * len(ep), dtype=object)
     per_ep = np.bincount(ep, weights=cost, minlength=n_episodes).astype(np.int64)
     # episodes -> runs: a run ends with the episode that reaches the budget
     run_of = np.full(n_episodes, -1, np.int64)
@@ -364,8 +391,8 @@ def query_frame(report_episode, report_cost, report_validation, report_test, n_e
         if acc >= budget:
             run_of[first: e + 1] = run
             run, acc, first = run + 1, 0, e + 1
-    cols: dict[str, list] = {k: [] for k in ("run", "query", "validation", "test", "best_validation",
-                                             "best_test", "oracle_test")}
+    names = ("run", "query", "key", "validation", "test", "best_validation", "best_test", "oracle_test")
+    cols: dict[str, list] = {k: [] for k in names}
     starts = np.searchsorted(ep, np.arange(n_episodes + 1))  # reports of episode e: starts[e]:starts[e+1]
     q = np.arange(1, budget + 1)
     for r in range(run):
@@ -373,28 +400,28 @@ def query_frame(report_episode, report_cost, report_validation, report_test, n_e
         lo, hi = starts[eps[0]], starts[eps[-1] + 1]
         Q = np.cumsum(cost[lo:hi])
         keep = Q <= budget
-        Q, rv, rt = Q[keep], v[lo:hi][keep], t[lo:hi][keep]
-        n = len(Q)
-        prev = np.concatenate([[-np.inf], np.maximum.accumulate(rv)[:-1]]) if n else np.empty(0)
-        new_best = rv > prev
-        best_pos = np.maximum.accumulate(np.where(new_best, np.arange(n), 0)) if n else np.empty(0, np.int64)
-        best_v, best_t = rv[best_pos], rt[best_pos]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            oracle = np.fmax.accumulate(rt) if n else np.empty(0)
+        Q, rv, rt, rk = Q[keep], v[lo:hi][keep], t[lo:hi][keep], keys[lo:hi][keep]
+        # the reports land at query Q; queries between reports carry the best forward
+        qv, qt, qk = np.full(budget, np.nan), np.full(budget, np.nan), np.full(budget, "", dtype=object)
+        # several reports at one query index (zero-cost steps): the last one is shown
+        at = Q >= 1  # a report after zero queries (a step showing no neighbour) lands nowhere
+        qv[Q[at] - 1], qt[Q[at] - 1], qk[Q[at] - 1] = rv[at], rt[at], rk[at]
+        # best so far over the reports, then carried to every query index
+        bv, bt, ot = carry_best(rv, rt)
         pos = np.searchsorted(Q, q, side="right") - 1
         has = pos >= 0
         p = np.maximum(pos, 0)
-        nan = np.full(budget, np.nan)
-        exact = has & (Q[p] == q) if n else np.zeros(budget, bool)
+        pick = (lambda x: np.where(has, x[p], np.nan)) if len(Q) else (lambda x: np.full(budget, np.nan))
         cols["run"].append(np.full(budget, r))
         cols["query"].append(q)
-        cols["validation"].append(np.where(exact, rv[p] if n else nan, np.nan))
-        cols["test"].append(np.where(exact, rt[p] if n else nan, np.nan))
-        cols["best_validation"].append(np.where(has, best_v[p] if n else nan, np.nan))
-        cols["best_test"].append(np.where(has, best_t[p] if n else nan, np.nan))
-        cols["oracle_test"].append(np.where(has, oracle[p] if n else nan, np.nan))
-    return {k: (np.concatenate(x) if x else np.empty(0)) for k, x in cols.items()}
+        cols["key"].append(qk)
+        cols["validation"].append(qv)
+        cols["test"].append(qt)
+        cols["best_validation"].append(pick(bv))
+        cols["best_test"].append(pick(bt))
+        cols["oracle_test"].append(pick(ot))
+    return {k: (np.concatenate(x) if x else np.empty(0, dtype=object if k == "key" else float))
+            for k, x in cols.items()}
 
 
 def _frames(ep: _Episodes, bench_name: str, agent: str, seed: int, set_index: int, budget: int):
@@ -408,7 +435,8 @@ def _frames(ep: _Episodes, bench_name: str, agent: str, seed: int, set_index: in
         "final_validation": ep.final_validation, "final_test": ep.final_test,
         "steps": ep.steps, "queries": ep.queries, "terminated": ep.terminated, "truncated": ep.truncated,
     })
-    cols = query_frame(ep.report_episode, ep.report_cost, ep.report_validation, ep.report_test, m, budget)
+    cols = query_frame(ep.report_episode, ep.report_cost, ep.report_validation, ep.report_test, m, budget,
+                       ep.report_key)
     if len(cols["run"]) == 0:
         warnings.warn(f"{agent} seed {seed} set {set_index}: {m} episodes charge {int(ep.queries.sum())} "
                       f"queries, fewer than one run of budget {budget}; no query trace", stacklevel=3)
@@ -418,14 +446,21 @@ def _frames(ep: _Episodes, bench_name: str, agent: str, seed: int, set_index: in
 
 # -- the protocol ---------------------------------------------------------------------
 def _is_agent_object(a) -> bool:
-    """A ready agent instance (e.g. a trained Ape-X agent) rather than a name or a class."""
-    return not isinstance(a, (str, type)) and hasattr(a, "act")
+    """A ready strategy instance (e.g. a trained Ape-X agent) rather than a name or a class."""
+    return not isinstance(a, (str, type)) and (hasattr(a, "act") or hasattr(a, "ask"))
+
+
+def is_incremental(strategy) -> bool:
+    """Whether ``strategy`` (class or instance) acts in the incremental environment
+    (``act``) rather than proposing architectures (``ask``/``tell``)."""
+    return bool(getattr(strategy, "incremental", not hasattr(strategy, "ask")))
 
 
 def _agent_factories(agents) -> dict[str, tuple[Callable, tuple | None]]:
-    """``label -> (factory(benchmark, seed=...), seeds)``; ``seeds`` is None for names and
+    """``label -> (factory(space, seed=...), seeds)``; ``seeds`` is None for names and
     classes (the config's seeds apply) and the agents' own seeds for ready agent objects,
-    which are used as they are (several objects under one label are its trained seeds)."""
+    which are used as they are (several objects under one label are its trained seeds; a
+    ready ask/tell object is one search continued through every run)."""
     from .. import strategies
 
     if isinstance(agents, dict):
@@ -457,7 +492,7 @@ def _agent_factories(agents) -> dict[str, tuple[Callable, tuple | None]]:
     for label, by_seed in objects.items():
         if label in out:
             raise ValueError(f"agent label {label!r} names both a strategy and agent objects")
-        out[label] = ((lambda benchmark, seed, _m=by_seed: _m[int(seed)]), tuple(sorted(by_seed)))
+        out[label] = ((lambda space, seed, _m=by_seed: _m[int(seed)]), tuple(sorted(by_seed)))
     return out
 
 
@@ -470,9 +505,9 @@ def _unit_stem(label: str, seed: int, index: int, agent_obj=None) -> str:
 
 
 def _episode_path(agent, tabular: bool, cfg: "ProtocolConfig") -> str:
-    """How ``agent``'s episodes run: ``"sample"`` (random search), ``"vectorised"`` or ``"single"``."""
-    if not getattr(agent, "incremental", True):
-        return "sample"
+    """How ``agent``'s episodes run: ``"ask_tell"`` (multi-trial), ``"vectorised"`` or ``"single"``."""
+    if not is_incremental(agent):
+        return "ask_tell"
     if tabular and getattr(agent, "vectorised", False) and cfg.vectorised is not False:
         return "vectorised"
     return "single"
@@ -480,8 +515,8 @@ def _episode_path(agent, tabular: bool, cfg: "ProtocolConfig") -> str:
 
 def _is_tabular(bench, forced: bool = False) -> bool:
     """Whether the vectorised env can run: a tabular benchmark over an enumerable space
-    whose neighbour table is cheap (NB201, small spaces) or already cached (NB101;
-    ``forced`` builds it)."""
+    whose neighbour table is cheap (NB201, small spaces) or already built (a space whose
+    table takes a long build, NB101: ``forced`` builds it)."""
     space = getattr(bench, "space", None)
     if not (hasattr(bench, "rows") and hasattr(bench, "validation") and space is not None
             and getattr(space, "size", None) is not None):
@@ -489,12 +524,10 @@ def _is_tabular(bench, forced: bool = False) -> bool:
             raise ValueError(f"vectorised=True needs a tabular benchmark over an enumerable space; "
                              f"{getattr(bench, 'name', bench)!r} is not")
         return False
-    if getattr(space, "name", "") == "nb101" and not forced:
-        from .tables import NB101_CACHE
-        if not (paths.cache_dir() / NB101_CACHE).exists():
-            warnings.warn("nb101: no cached neighbour table, the protocol runs episode by episode; "
-                          "`nasbench-lab build nb101-neighbours` builds it once", stacklevel=3)
-            return False
+    if not forced and not env_tables.table_is_ready(space):
+        warnings.warn(f"{getattr(space, 'name', 'space')}: no cached neighbour table, the protocol runs "
+                      f"episode by episode; {env_tables.build_hint(space)} builds it once", stacklevel=3)
+        return False
     return True
 
 
@@ -502,7 +535,8 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
                  progress: bool = True, space=None) -> ProtocolResult:
     """Run ``agents`` on ``benchmark``: registry names, classes, ready agent objects (a
     trained Ape-X agent, say: several under one name are its trained seeds, each run with
-    its own ``.seed``), or ``{label: factory}``.
+    its own ``.seed``), or ``{label: factory(space, seed=...)}``. Every strategy kind
+    runs: incremental agents in the environment, multi-trial ones by ask/tell.
 
     Returns the concatenated episode and query frames; with ``out_dir`` per-unit results
     are written (atomically) and reused on a rerun with the same configuration.
@@ -510,7 +544,7 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .incremental import IncrementalEnv
+    from ..env.incremental import IncrementalEnv
 
     cfg = config or ProtocolConfig()
     cfg.__post_init__()  # fields may have been changed after construction
@@ -531,10 +565,11 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
     episode_paths: dict[str, str] = {}
     if out is not None:
         for label, (factory, own) in factories.items():
-            episode_paths[label] = _episode_path(factory(benchmark, seed=(own or cfg.seeds)[0]), tabular, cfg)
+            episode_paths[label] = _episode_path(factory(space, seed=(own or cfg.seeds)[0]), tabular, cfg)
         _check_paths(out, episode_paths, cfg)
     venv = None
-    env = scores = None
+    envs: dict[bool, Any] = {}
+    scores = _Scores(benchmark)
     units = [(label, s, i) for label, (_, own) in factories.items() for s in (own or cfg.seeds)
              for i in range(cfg.n_sets)]
     ep_frames, q_frames = [], []
@@ -543,7 +578,7 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
     for label, seed, i in bar:
         bar.set_postfix_str(f"{label} seed={seed} set={i}")
         factory, own = factories[label]
-        stem = _unit_stem(label, seed, i, factory(benchmark, seed=seed) if own else None)
+        stem = _unit_stem(label, seed, i, factory(space, seed=seed) if own else None)
         if out is not None:
             fe, fq = out / f"{stem}.episodes.{cfg.fmt}", out / f"{stem}.queries.{cfg.fmt}"
             if fe.exists() and fq.exists():
@@ -553,19 +588,19 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
         if i not in sets:
             sets[i] = initial_state_set(space, i, cfg.set_size, cfg.initial_seed)
         archs = sets[i]
-        agent = factory(benchmark, seed=seed)
-        if hasattr(agent, "begin_set"):
-            agent.begin_set(i)
+        agent = factory(space, seed=seed)
         path = _episode_path(agent, tabular, cfg)
+        if path != "ask_tell" and hasattr(agent, "begin_set"):
+            agent.begin_set(i)
         if out is not None and path != episode_paths[label]:
             raise ValueError(f"{label} seed {seed}: runs on the {path} path, its other seeds on the "
                              f"{episode_paths[label]} one; results of the two are not mixed")
-        if path == "sample":
-            scores = scores or _Scores(benchmark)
-            episodes = _run_random_search(agent, archs, benchmark, scores)
+        if path == "ask_tell":
+            make = (lambda s, _a=agent: _a) if own else (lambda s, _f=factory: _f(space, seed=s))
+            episodes = _run_ask_tell(make, seed, i, archs, benchmark, scores, cfg.budget)
         elif path == "vectorised":
             if venv is None:
-                from .vector import VectorIncrementalEnv
+                from ..env.vector import VectorIncrementalEnv
                 venv = VectorIncrementalEnv.from_benchmark(
                     benchmark, n_envs=min(cfg.set_size, cfg.batch_size), space=space,
                     n_neighbours=cfg.n_neighbours, alpha=cfg.alpha, max_steps=cfg.max_steps,
@@ -573,10 +608,12 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
             rows = benchmark.rows([space.key(a) for a in archs])
             episodes = _run_vectorised(agent, rows, venv, benchmark)
         else:
-            if env is None:
-                env = IncrementalEnv(space, benchmark, n_neighbours=cfg.n_neighbours, alpha=cfg.alpha,
-                                     max_steps=cfg.max_steps, seed=cfg.env_seed)
-                scores = scores or _Scores(benchmark)
+            reveal = bool(getattr(agent, "counts_neighbour_queries", False))
+            if reveal not in envs:
+                envs[reveal] = IncrementalEnv(space, benchmark, n_neighbours=cfg.n_neighbours, alpha=cfg.alpha,
+                                              max_steps=cfg.max_steps, seed=cfg.env_seed,
+                                              reveal_validation=reveal)
+            env = envs[reveal]
             inner = tqdm(total=len(archs), desc=f"{label} set {i}", unit="episode", leave=False,
                          disable=not progress)
             episodes = _run_single(agent, archs, env, benchmark, scores, inner)
