@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--out", help="output folder (default: figures/ablation); finished runs are reused")
     ab.set_defaults(func=_lazy("nasbench_lab.main_job:cli_ablation"))
 
+    from .experiment.commands import add_parser as add_experiment_parser
+
+    add_experiment_parser(sub)
     return p
 
 

@@ -92,6 +92,11 @@ class Benchmark(abc.ABC):
     #: whether ``test_accuracy`` is meaningful (False for NAS-Bench-301)
     has_test: bool = True
 
+    #: True for evaluators that train on demand (seconds to hours per query): the
+    #: Experiment runs their trials in worker processes; tables, surrogates and proxies
+    #: answer in-process
+    live: bool = False
+
     def __init__(self) -> None:
         self.reset_counters()
 

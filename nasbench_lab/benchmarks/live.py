@@ -244,6 +244,8 @@ class LiveBenchmark(Benchmark):
     >>> bench.query(cell).validation_accuracy                                  # doctest: +SKIP
     """
 
+    live = True
+
     def __init__(self, space: Any, trainer_config: TrainerConfig | None = None,
                  seeds: Sequence[int] = (0,), store: ResultStore | str | None = None):
         super().__init__()

@@ -249,6 +249,8 @@ class MoonsTrainer(Benchmark):
     >>> trainer.query(Chain([(8, "Tanh"), (8, "ReLU"), (4, "ReLU")]))  # doctest: +SKIP
     """
 
+    live = True
+
     name = "moons-live"
 
     def __init__(
