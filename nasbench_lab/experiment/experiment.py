@@ -201,17 +201,26 @@ class Experiment:
         return Registry()
 
     def _create_store(self) -> None:
+        """Create the store in a scratch folder and rename it into place, then register
+        it: a crash at any instant leaves either nothing or a complete store."""
+        import os
+        import shutil
+
         folder = self.folder
         reg = self._registry()
-        if reg.get(self.id) is not None:
-            raise ExperimentError(f"an experiment with id {self.id!r} exists already; choose another id "
-                                  f"or resume it with Experiment.resume({self.id!r})")
-        store = ExperimentStore(folder, create=True)
-        store.set_meta(config=self.config.to_dict(), created=time.time(), elapsed=0.0, status="INITIALIZED",
-                       strategy=self._label(), benchmark=self._bench_name(),
+        if reg.get(self.id) is not None or folder.exists():
+            raise ExperimentError(f"an experiment with id {self.id!r} exists already ({folder}); choose another "
+                                  f"id or resume it with Experiment.resume({self.id!r})")
+        scratch = folder.parent / f".{self.id}.creating-{os.getpid()}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        store = ExperimentStore(scratch, create=True)
+        store.set_meta(id=self.id, config=self.config.to_dict(), created=time.time(), elapsed=0.0,
+                       status="INITIALIZED", strategy=self._label(), benchmark=self._bench_name(),
                        serialisable=self.config.serialisable)
+        store.close()
+        os.replace(scratch, folder)
         reg.add(self.id, self.config.name, folder, "INITIALIZED")
-        self._store = store
+        self._store = ExperimentStore(folder)
 
     def _set_status(self, status: str, error: str | None = None) -> None:
         with self._lock:
@@ -559,7 +568,17 @@ class Experiment:
     # -- resume and view ----------------------------------------------------------------
     @classmethod
     def _open(cls, experiment_id: str, **objects: Any) -> "Experiment":
-        entry = Registry().find(experiment_id)
+        reg = Registry()
+        entry = reg.get(experiment_id)
+        if entry is None:
+            # created but not yet registered when the process died: the store is complete
+            # (see _create_store), so register it now
+            folder = experiments_root() / experiment_id
+            if not (folder / "experiment.sqlite").exists():
+                reg.find(experiment_id)  # raises, naming the known ids
+            meta = ExperimentStore(folder).meta()
+            reg.add(experiment_id, meta.get("config", {}).get("name"), folder, meta.get("status", "INITIALIZED"))
+            entry = reg.find(experiment_id)
         folder = Path(entry["folder"])
         store = ExperimentStore(folder)
         meta = store.meta()
