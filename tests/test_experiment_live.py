@@ -91,20 +91,20 @@ def test_failing_hanging_and_dying_trials_are_failed_and_the_experiment_complete
     strategy = _scripted(archs)
     exp = Experiment(ExperimentConfig(space=SPACE, strategy=strategy, benchmark=None,
                                       evaluator=behaving, max_trial_number=10, trial_concurrency=3,
-                                      trial_timeout="3s", failure_policy="ignore"))
+                                      trial_timeout="12s", failure_policy="ignore"))
     t0 = time.time()
     assert exp.run() is True
-    assert time.time() - t0 < 60
+    assert time.time() - t0 < 120
     assert exp.get_status() == "NO_MORE_TRIAL"
     jobs = {j.hyperParameters["key"]: j for j in exp.list_trial_jobs()}
     assert set(jobs) == {"8-ReLU", "1-ReLU", "2-ReLU", "4-ReLU", "16-ReLU"}
-    assert jobs["8-ReLU"].status == jobs["16-ReLU"].status == "SUCCEEDED"
+    assert jobs["8-ReLU"].status == jobs["16-ReLU"].status == "SUCCEEDED", (jobs["8-ReLU"].error, jobs["16-ReLU"].error)
     assert jobs["8-ReLU"].finalMetricData == pytest.approx(0.5 + 0.01 * len("8-ReLU"))
     failed = jobs["1-ReLU"]
     assert failed.status == "FAILED" and "ValueError" in failed.error and "boom" in failed.error
     hung = jobs["2-ReLU"]
     assert hung.status == "FAILED" and "timed out" in hung.error
-    assert hung.endTime - hung.startTime < 20
+    assert 12 <= hung.endTime - hung.startTime < 40
     died = jobs["4-ReLU"]
     assert died.status == "FAILED" and ("died" in died.error or "SIGKILL" in died.error)
     # the strategy was told NaN for the three failures (policy "ignore") and the values otherwise

@@ -3,8 +3,11 @@
 * built from a seed, with its own generator: the global numpy / random / torch state is
   untouched (the constructor included),
 * the same seed gives the same choices; ``state_dict()`` / ``load_state_dict()`` resume exactly,
-* multi-trial strategies: ``cls(space, seed=0)``, ``ask() -> arch`` valid in the space, ``tell``,
-* incremental agents: ``cls(benchmark, seed=0)``, ``act(observation, info) -> int`` an allowed action.
+* every entry is built the one way, ``cls(space, seed=0)`` (never from a benchmark),
+* multi-trial strategies: ``ask() -> arch`` valid in the space, ``tell(arch, metrics)``,
+* incremental agents: ``act(observation, info) -> int`` an allowed action, driven in an
+  ``IncrementalEnv`` that reveals the shown neighbours' validation accuracies exactly to the
+  agents charged for them (``counts_neighbour_queries``, local search), as the runner does.
 
 Entries whose module is not importable yet are skipped with the reason.
 """
@@ -39,11 +42,27 @@ def _load(name):
     return getattr(mod, attr)
 
 
+def _is_incremental(cls) -> bool:
+    """The runner's own rule (``act`` in the env rather than ``ask``/``tell``)."""
+    from nasbench_lab.experiment.protocol import is_incremental
+
+    return is_incremental(cls)
+
+
+def _build(cls, bench, seed):
+    """The one construction convention: ``cls(space, seed=...)``; the strategy never
+    holds the benchmark (agents see it only through the environment)."""
+    s = cls(bench.space, seed=seed)
+    assert not any(v is bench for v in vars(s).values()), f"{cls.__name__} holds the benchmark"
+    return s
+
+
 def _incremental_trace(cls, bench, seed, n=40, agent=None):
     from nasbench_lab.env import IncrementalEnv
 
-    env = IncrementalEnv(bench.space, bench, n_neighbours=20, max_steps=8, seed=0)
-    agent = agent or cls(bench, seed=seed)
+    env = IncrementalEnv(bench.space, bench, n_neighbours=20, max_steps=8, seed=0,
+                         reveal_validation=getattr(cls, "counts_neighbour_queries", False))
+    agent = agent or _build(cls, bench, seed)
     obs, info = env.reset(seed=1)
     out = []
     for _ in range(n):
@@ -57,7 +76,7 @@ def _incremental_trace(cls, bench, seed, n=40, agent=None):
 
 
 def _multi_trial_trace(cls, bench, seed, n=20, strategy=None):
-    s = strategy or cls(bench.space, seed=seed)
+    s = strategy or _build(cls, bench, seed)
     keys = []
     for _ in range(n):
         arch = s.ask()
@@ -71,7 +90,7 @@ def _multi_trial_trace(cls, bench, seed, n=20, strategy=None):
 def test_strategy_contract(name, bench):
     cls = _load(name)
     np_state, py_state, torch_state = np.random.get_state(), random.getstate(), torch.get_rng_state()
-    incremental = getattr(cls, "incremental", hasattr(cls, "act") and not hasattr(cls, "ask"))
+    incremental = _is_incremental(cls)
     trace = _incremental_trace if incremental else _multi_trial_trace
     a, agent = trace(cls, bench, seed=0)
     b, _ = trace(cls, bench, seed=0)
@@ -79,7 +98,7 @@ def test_strategy_contract(name, bench):
     # resume: a copy restored from state_dict continues exactly like the original
     state = copy.deepcopy(agent.state_dict())
     cont, _ = trace(cls, bench, seed=0, agent=agent) if incremental else trace(cls, bench, 0, strategy=agent)
-    fresh = cls(bench, seed=123) if incremental else cls(bench.space, seed=123)
+    fresh = _build(cls, bench, 123)
     fresh.load_state_dict(state)
     again, _ = trace(cls, bench, seed=0, agent=fresh) if incremental else trace(cls, bench, 0, strategy=fresh)
     assert cont == again, "load_state_dict did not restore the strategy"
@@ -94,9 +113,8 @@ def test_strategy_contract(name, bench):
 def test_constructor_leaves_global_rng_alone(name, bench):
     """Building a strategy draws nothing from numpy's, random's or torch's global generator."""
     cls = _load(name)
-    incremental = getattr(cls, "incremental", hasattr(cls, "act") and not hasattr(cls, "ask"))
     torch_state, np_state, py_state = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
-    cls(bench, seed=0) if incremental else cls(bench.space, seed=0)
+    _build(cls, bench, 0)
     assert torch.equal(torch.get_rng_state(), torch_state), f"{name}(...) advanced torch's global generator"
     assert np.array_equal(np.random.get_state()[1], np_state) and random.getstate() == py_state
 

@@ -13,18 +13,9 @@ import statistics
 import time
 from typing import Callable
 
+from .._timing import median_time  # noqa: F401 - the bench modules time with it
+
 Row = tuple[str, float, str, str]
-
-
-def median_time(fn: Callable[[], object], repeat: int = 5, number: int = 1) -> float:
-    """Median wall time in seconds of ``number`` calls of ``fn``, over ``repeat`` runs."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - t0) / number)
-    return statistics.median(times)
 
 
 def sections() -> dict[str, Callable[[bool], list[Row]]]:

@@ -343,7 +343,7 @@ def nb101_fixture_benchmark(seed: int = 0):
 
 
 def _time_env(venv: VectorIncrementalEnv, steps: int, repeat: int) -> float:
-    from ..bench import median_time
+    from .._timing import median_time
 
     def run():
         venv.reset()

@@ -166,7 +166,8 @@ def _died(exitcode: int, start_method: str) -> str:
             how += f" / signal {-exitcode}"
     hint = ""
     if exitcode == 1 and start_method != "fork":
-        hint = f"; a {start_method} worker that cannot import the main module ends this way (see its stderr)"
+        hint = (f"; a {start_method} worker also ends this way when it cannot import the main module or the "
+                "main module submits trials outside an `if __name__ == \"__main__\":` guard (see its stderr)")
     return f"worker process died ({how}) before reporting a result{hint}"
 
 
@@ -256,6 +257,7 @@ class TrialProcesses:
             raise RuntimeError("no free worker or GPU slot; poll() until a trial ends, or check free() first")
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}")
+        timeout = None if timeout is None else float(timeout)
         try:
             payload = pickle.dumps((fn, tuple(args)))
         except Exception as e:
@@ -265,6 +267,7 @@ class TrialProcesses:
         placement = () if slot is None else self.placements[slot]
         reader, writer = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(target=_child_main, args=(writer, payload, placement), name=f"trial-{trial_id}")
+        start_time = time.time()
         try:
             process.start()
         except BaseException:
@@ -273,7 +276,7 @@ class TrialProcesses:
         finally:
             writer.close()  # the child holds the only writer now
         deadline = math.inf if timeout is None else time.monotonic() + timeout
-        self._running[trial_id] = _Trial(trial_id, process, reader, slot, placement, time.time(), timeout, deadline)
+        self._running[trial_id] = _Trial(trial_id, process, reader, slot, placement, start_time, timeout, deadline)
 
     def _free_slot(self) -> int:
         """The free slot whose GPUs serve the fewest running trials (the first such)."""
@@ -353,7 +356,7 @@ class TrialProcesses:
         for t in [t for t in self._running.values() if t.deadline <= now]:
             self._read(t)
             _stop([t.process], self.grace)
-            self._finish_from_message(t, f"timed out after {float(t.timeout)} s (killed)")
+            self._finish_from_message(t, f"timed out after {t.timeout} s (killed)")
 
     def _read(self, trial: _Trial) -> None:
         """Take every message already in the trial's pipe."""

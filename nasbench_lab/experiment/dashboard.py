@@ -29,11 +29,14 @@ class ExperimentWidget:
         self.latest = int(latest)
         self.status = w.HTML()
         self.counts = w.HTML()
-        self.plot = w.Output(layout=w.Layout(min_height="260px"))
+        # an Image, not an Output: an Output's capture from the refresh thread would also
+        # swallow what the notebook's own cells print meanwhile
+        self.plot = w.Image(format="png", layout=w.Layout(min_height="200px"))
         self.table = w.HTML()
         self.box = w.VBox([self.status, self.counts, self.plot, self.table])
         self.box.add_class("nasbench-lab-experiment")
         self._seen = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self.refresh()
         self._thread = threading.Thread(target=self._loop, name=f"widget-{experiment.id}", daemon=True)
@@ -56,6 +59,10 @@ class ExperimentWidget:
 
     def refresh(self) -> None:
         """Redraw from the experiment's store."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         exp = self.experiment
         status = exp.get_status()
         self.status.value = (f"<b>Experiment {html.escape(exp.id)}</b> &nbsp; status: "
@@ -78,22 +85,24 @@ class ExperimentWidget:
                                         classes="experiment-latest")
 
     def _draw(self, frame) -> None:
-        import matplotlib.pyplot as plt
+        import io
 
-        self.plot.clear_output(wait=True)
-        with self.plot:
-            fig, ax = plt.subplots(figsize=(6, 2.6))
-            if len(frame):
-                ax.step(frame["query"], frame["best_validation"], where="post", label="best validation")
-                if frame["best_test"].notna().any():
-                    ax.step(frame["query"], frame["best_test"], where="post", label="its test accuracy")
-                ax.legend(loc="lower right", fontsize=8)
-            ax.set_xlabel("queries")
-            ax.set_ylabel("best so far")
-            ax.set_title(f"{self.experiment.id}: best so far", fontsize=9)
-            fig.tight_layout()
-            plt.show(fig)
-            plt.close(fig)
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6, 2.6))  # no pyplot: drawn from the refresh thread, never shown twice
+        ax = fig.subplots()
+        if len(frame):
+            ax.step(frame["query"], frame["best_validation"], where="post", label="best validation")
+            if frame["best_test"].notna().any():
+                ax.step(frame["query"], frame["best_test"], where="post", label="its test accuracy")
+            ax.legend(loc="lower right", fontsize=8)
+        ax.set_xlabel("queries")
+        ax.set_ylabel("best so far")
+        ax.set_title(f"{self.experiment.id}: best so far", fontsize=9)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80)
+        self.plot.value = buf.getvalue()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

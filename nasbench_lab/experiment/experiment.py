@@ -165,6 +165,12 @@ class Experiment:
             if mine is not None and theirs is not None and mine != theirs:
                 raise ConfigError(f"space {mine!r} does not fit benchmark {getattr(bench, 'name', '?')!r}, "
                                   f"which answers for the {theirs!r} space")
+            size, answered = getattr(space, "size", None), getattr(bench.space, "size", None)
+            if isinstance(size, int) and isinstance(answered, int) and size > answered:
+                # e.g. space "mlp" is ChainSpace(6); Moons answers for ChainSpace(3) only
+                raise ConfigError(f"space {mine!r} ({size:,} architectures) is larger than the space benchmark "
+                                  f"{getattr(bench, 'name', '?')!r} answers for ({answered:,}); leave space "
+                                  "unset to search the benchmark's own space")
         strategy = cfg.strategy
         if isinstance(strategy, (str, type)):
             try:
@@ -389,6 +395,7 @@ class Experiment:
                 break
             if not rows:
                 self._apply_updates(strategy)
+                space = self._objects["space"]  # keys of the updated space's archs
                 max_trials, deadline = self._limits()
             t0 = time.time()
             try:
@@ -471,6 +478,7 @@ class Experiment:
         with TrialProcesses(max_workers=cfg.trial_concurrency, placements=placements) as pool:
             while True:
                 self._apply_updates(strategy)
+                space = self._objects["space"]  # keys of the updated space's archs
                 if hasattr(pool, "max_workers"):
                     pool.max_workers = self.config.trial_concurrency
                 stopping = self._stop_event.is_set()
@@ -501,16 +509,20 @@ class Experiment:
                 if stopping:
                     for trial in pool.running():
                         pool.kill(trial, status="SYS_CANCELED")
-                if not pool.running() and (stopping or outcome != "DONE" or (not pending and self._limit(asked))):
-                    for o in pool.poll(timeout=0):
-                        self._finish_live(o, archs, strategy, runner, stopping, bar)
-                    break
+                ending = not pool.running() and (stopping or outcome != "DONE" or
+                                                 (not pending and self._limit(asked)))
+                # a trial's intermediate results are all read before its outcome: store them first
+                outcomes = pool.poll(timeout=0 if ending else 0.05)
+                periodical = []
                 for trial, value, stamp in pool.intermediate():
                     seq = sequences.get(trial, 0)
                     sequences[trial] = seq + 1
-                    store.add_metrics([(trial, "PERIODICAL", seq, float(value), stamp)])
-                for o in pool.poll(timeout=0.05):
+                    periodical.append((trial, "PERIODICAL", seq, float(value), stamp))
+                store.add_metrics(periodical)
+                for o in outcomes:
                     self._finish_live(o, archs, strategy, runner, stopping, bar)
+                if ending and not outcomes:
+                    break
                 if self._limit(asked) and self.config.duration_seconds is not None and \
                         self._elapsed() >= self.config.duration_seconds:
                     for trial in pool.running():
@@ -638,7 +650,7 @@ class Experiment:
     # -- changing a running experiment --------------------------------------------------
     def _persist_config(self) -> None:
         if self._store is not None:
-            self._store.set_meta(config=self.config.to_dict())
+            self._store.set_meta(config=self.config.to_dict(), serialisable=self.config.serialisable)
 
     def update_max_trial_number(self, value: int) -> None:
         """Raise or lower the trial limit, also while it runs."""
@@ -659,6 +671,7 @@ class Experiment:
         """Search ``space`` (a name or object) from the next trial on; the strategy's
         ``update_search_space(space)`` is called when it has one, else its ``space`` is
         replaced. The space must be answerable by the benchmark."""
+        given = space
         if isinstance(space, str):
             from .. import spaces
 
@@ -667,9 +680,9 @@ class Experiment:
             raise ConfigError(f"update_search_space: {space!r} is not a search space")
         with self._lock:
             self._pending_space = space
-        self.config = dataclasses.replace(self.config, space=getattr(space, "name", space)
-                                          if isinstance(self.config.space, str) or self.config.space is None
-                                          else space)
+        # keep the name only when a name was given: a space object stored by its name would
+        # come back on resume as spaces.get(name), another space (ChainSpace(1) -> "mlp" -> ChainSpace(6))
+        self.config = dataclasses.replace(self.config, space=given)
         self._persist_config()
 
     def kill_trial_job(self, trial_job_id: str | int) -> None:

@@ -136,8 +136,9 @@ def run(strategy: Any, benchmark: Any, budget: int, *, seed: int = 0, space: Any
     """One search run of ``budget`` queries as a query frame (see the module docstring).
 
     ``protocol`` sets the environment of incremental agents (episode length, shown
-    neighbours, reward shaping, initial-state seed); its sizes are replaced by one set of
-    as many initial states as the budget needs. ``label`` names the run's ``agent``.
+    neighbours, reward shaping); its sizes are replaced by one set of as many initial
+    states as the budget needs, drawn with ``initial_seed = seed``, so another seed is
+    another search. ``label`` names the run's ``agent``.
     """
     budget = int(budget)
     if budget < 1:
@@ -161,19 +162,24 @@ def run(strategy: Any, benchmark: Any, budget: int, *, seed: int = 0, space: Any
 
 
 def _incremental_run(strategy, bench, space, budget, seed, options, protocol, label, progress):
-    """The first search run of the protocol on one set of initial states; the set grows
-    until its episodes charge the budget (episodes in states without neighbours cost 0)."""
+    """The first search run of the protocol on one set of initial states drawn from
+    ``seed``; the set grows until its episodes charge the budget."""
     import dataclasses
 
     base = protocol or ProtocolConfig()
     if isinstance(strategy, (str, type)):
         factory = (lambda sp, seed, _s=strategy: build_strategy(_s, sp, seed, options))
         agents = {label: factory}
+        charged = getattr(strategy_class(strategy), "counts_neighbour_queries", False)
     else:
         agents = {label: (lambda sp, seed, _a=strategy: _a)}
-    size = budget
-    for _ in range(8):
-        cfg = dataclasses.replace(base, n_sets=1, set_size=size, budget=budget, seeds=(int(seed),))
+        charged = getattr(strategy, "counts_neighbour_queries", False)
+    # one query per episode: ``budget`` episodes make one run; an agent charged every shown
+    # neighbour spends the budget in far fewer episodes, so start small and grow
+    size = max(1, budget // base.n_neighbours) if charged else budget
+    for _ in range(12):
+        cfg = dataclasses.replace(base, n_sets=1, set_size=size, budget=budget, seeds=(int(seed),),
+                                  initial_seed=int(seed))
         import warnings
 
         with warnings.catch_warnings():
