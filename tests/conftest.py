@@ -7,6 +7,13 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# experiments created by tests (and by the notebooks they execute) never reach the user's
+# registry: one temporary registry per test process unless a test sets its own
+if "NASBENCH_LAB_EXPERIMENTS" not in os.environ:
+    import tempfile
+
+    os.environ["NASBENCH_LAB_EXPERIMENTS"] = tempfile.mkdtemp(prefix="nasbench-lab-test-experiments-")
+
 from nasbench_lab.paths import shared_data_dir  # noqa: E402
 
 
