@@ -3,11 +3,13 @@ trials of an uninterrupted run with the same seed (none lost, none run twice, nu
 continued).
 
 The experiment runs in a subprocess (``nasbench-lab experiment run`` / ``resume``), which
-is killed with SIGKILL at 20 instants drawn uniformly over the time an uninterrupted run
-takes (start-up included), and resumed each time; the last resume runs to the end.
+is killed with SIGKILL at 20 instants, each drawn uniformly over the time the process would
+take (its start-up plus the trials still to run, from an uninterrupted run's timing), and
+resumed each time; the last resume runs to the end.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -43,11 +45,23 @@ def _kill_and_resume(tmp_path, monkeypatch, cfg: ExperimentConfig, kills: int, s
     reference = Experiment.view("reference").trials()
     assert len(reference) == cfg.max_trial_number
 
+    # start-up alone (imports, store creation): a one-trial experiment
+    t0 = time.perf_counter()
+    small = tmp_path / "small.yaml"
+    dataclasses.replace(cfg, max_trial_number=1).to_yaml(small)
+    p = _cli(["run", str(small), "--id", "startup"], env)
+    p.communicate(timeout=300)
+    startup = time.perf_counter() - t0
+    work = max(duration - startup, 0.1)
+
     rng = np.random.default_rng(seed)
     popen_env = env
     killed_mid_run = 0
-    for instant in rng.uniform(0.0, duration, size=kills):
+    for _ in range(kills):
         exists = (root / "killed" / "experiment.sqlite").exists()
+        done = len(Experiment.view("killed").trials()) if exists else 0
+        # uniform over what this process would take: start-up plus the trials still to run
+        instant = rng.uniform(0.0, startup + work * (cfg.max_trial_number - done) / cfg.max_trial_number)
         p = _cli(["resume", "killed"] if exists else ["run", str(cfg_path), "--id", "killed"], popen_env)
         time.sleep(instant)
         if p.poll() is None:

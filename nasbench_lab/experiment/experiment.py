@@ -237,11 +237,11 @@ class Experiment:
             meta = {"status": status}
             if error is not None:
                 meta["error"] = error
-            try:
-                self._store.set_meta(**meta)
-                self._registry().update(self.id, status=status)
-            except ExperimentError:
-                pass
+            for write in (lambda: self._store.set_meta(**meta), lambda: self._registry().update(self.id, status=status)):
+                try:
+                    write()
+                except ExperimentError:  # a locked or vanished store: the status stays in memory
+                    pass
 
     def _elapsed(self) -> float:
         if self._session_start is None:
@@ -628,6 +628,7 @@ class Experiment:
             pid = Registry().get(experiment_id).get("pid")
             if pid not in (None,) and _alive(pid) and pid != _own_pid():
                 raise ExperimentError(f"experiment {experiment_id!r} is running in process {pid}; stop it first")
+        exp._store.check_writable()
         exp._status = "INITIALIZED"
         exp.progress = progress
         exp._resuming = True

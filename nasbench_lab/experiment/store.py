@@ -216,6 +216,18 @@ class ExperimentStore:
                 raise
             self.con.execute("COMMIT")
 
+    def check_writable(self, timeout: float = 2.0) -> None:
+        """Raise :class:`ExperimentError` at once when another process holds the write lock."""
+        with self._lock:
+            old = self.con.execute("PRAGMA busy_timeout").fetchone()[0]
+            self.con.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            try:
+                with _errors(self.path):
+                    self.con.execute("BEGIN IMMEDIATE")
+                    self.con.execute("ROLLBACK")
+            finally:
+                self.con.execute(f"PRAGMA busy_timeout={int(old)}")
+
     def read(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock, _errors(self.path):
             return self.con.execute(sql, tuple(params)).fetchall()
