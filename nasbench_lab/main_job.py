@@ -4,13 +4,16 @@
    the project (``paths.shared_data_dir()``), NAS-Bench-201 as well;
 2. train the paper's Ape-X agent (``strategies.apex``, small preset) on every loaded
    benchmark; trainings are checkpointed in ``data/cache/apex/`` and reused by a rerun;
-3. run the HalfMoons REINFORCE search (``strategies.get("reinforce")``, ask/tell) on
-   NAS-Bench-Moons: several seeds, each a search run whose rollouts are its queries;
-4. run the baseline agents (random search, random walk, local search) and the trained
-   Ape-X agents through the evaluation protocol (``experiment.protocol``) on every loaded benchmark;
-5. the Ape-X ablation grid of §5 on NAS-Bench-Moons (Figs. 17-19) and, with NAS-Bench-201,
+3. run every strategy that builds on the benchmark's space (random search, random walk,
+   local search, and the HalfMoons REINFORCE controller where the space is the MLP chain
+   space, see :func:`protocol_agents`) and the trained Ape-X agents through the one
+   evaluation protocol (``nasbench_lab.run_protocol``) on every loaded benchmark: one query
+   frame per benchmark holds them all (REINFORCE runs by ask/tell, each search run a fresh
+   controller), so Fig. 10 and the best-so-far table compare every strategy, and
+   REINFORCE's learning curve is drawn from the same frame;
+4. the Ape-X ablation grid of §5 on NAS-Bench-Moons (Figs. 17-19) and, with NAS-Bench-201,
    the reuse of the CIFAR-10 agent on CIFAR-100 and ImageNet16-120 (§7);
-6. draw every figure that applies (paper Figs. 3-5, 7-11, 16, 17-19) and write every table
+5. draw every figure that applies (paper Figs. 3-5, 7-11, 16, 17-19) and write every table
    (Markdown, LaTeX, CSV), plus the paper's Tables 1 and 2 as published.
 
 Each step is a function of a shared :class:`Context`; a step whose dependency is missing
@@ -57,10 +60,6 @@ class JobConfig:
     """protocol: initial states per set (paper: 10,000)."""
     budget: int = 300
     """query budget of one search run (paper NB101: 300)."""
-    reinforce_seeds: int = 10
-    """REINFORCE search runs (one per seed) on NAS-Bench-Moons."""
-    reinforce_rollouts: int = 300
-    """rollouts (= queries) of each REINFORCE run."""
     n_resamples: int = 5000
     """bootstrap resamples of the CI bands and tables."""
     sampler_draws: int = 2000
@@ -88,8 +87,7 @@ class JobConfig:
         cfg = cls(benchmark=getattr(args, "benchmark", None) or "moons",
                   out=Path(args.out) if getattr(args, "out", None) else paths.figures_dir(), quick=quick)
         if quick:
-            cfg = dataclasses.replace(cfg, n_sets=2, set_size=600, budget=100, reinforce_seeds=3,
-                                      reinforce_rollouts=100, n_resamples=500,
+            cfg = dataclasses.replace(cfg, n_sets=2, set_size=600, budget=100, n_resamples=500,
                                       sampler_draws=200, fit_subsample=100,
                                       apex_steps={"moons": 6_144, "nb201": 6_144}, ablation_steps=1_024)
         if getattr(args, "apex_seeds", None):
@@ -179,16 +177,38 @@ def step_benchmarks(ctx: Context) -> list[Path]:
     return []
 
 
+def protocol_agents(bench, seed: int = 0, notes: list | None = None) -> list[str]:
+    """The registry strategies of the comparison (``notebook.STRATEGIES``) that build on
+    ``bench``'s space; each misfit (REINFORCE on a cell space, say) is noted, never
+    decided by a name check: the class is asked to build on the space."""
+    from .notebook import strategies_for
+
+    left_out: dict[str, str] = {}
+    agents = strategies_for(bench.space, seed=seed, show=False, left_out=left_out)
+    for agent, reason in left_out.items():
+        if notes is not None:
+            notes.append(f"{getattr(bench, 'name', 'benchmark')}: {agent} left out of the protocol ({reason})")
+    return agents
+
+
 def step_protocol(ctx: Context, name: str) -> list[Path]:
-    """The baseline agents (and the Ape-X agents trained on ``name``) through the evaluation protocol."""
+    """Every strategy that fits ``name``'s space (and the Ape-X agents trained on it)
+    through the evaluation protocol: one episode frame and one query frame.
+
+    Runs with one CPU thread for torch and BLAS: the REINFORCE controller and the batched
+    Ape-X forwards are tiny, and thread pools fighting over two cores slow them down.
+    """
+    from threadpoolctl import threadpool_limits
+
     from .experiment.protocol import ProtocolConfig, run_protocol, save_frame
 
     bench = _bench(ctx, name)
     cfg = ctx.cfg
     pcfg = ProtocolConfig(n_sets=cfg.n_sets, set_size=cfg.set_size, budget=cfg.budget, seeds=(cfg.seed,),
                           initial_seed=cfg.seed, env_seed=cfg.seed)
-    agents = ctx.agents.get(name, [])
-    result = run_protocol(bench, ["random_search", "random_walk", "local_search", *agents], pcfg, progress=True)
+    agents = [*protocol_agents(bench, seed=cfg.seed, notes=ctx.notes), *ctx.agents.get(name, [])]
+    with _torch_threads(1), threadpool_limits(1):
+        result = run_protocol(bench, agents, pcfg, progress=True)
     ctx.episodes[name] = result.episodes
     ctx.queries[name] = result.queries
     res = cfg.out / "results"
@@ -196,68 +216,32 @@ def step_protocol(ctx: Context, name: str) -> list[Path]:
             save_frame(result.queries, res / f"{name}_queries.parquet")]
 
 
-def _reinforce_class():
-    from . import strategies
-
-    try:
-        return strategies.get("reinforce")
-    except (ImportError, AttributeError) as e:
-        raise Missing(f"strategies.reinforce is not available ({type(e).__name__}: {e})") from e
-
-
-def run_search(strategy, bench, rollouts: int) -> "tuple[Any, Any]":
-    """Ask/tell ``rollouts`` times; the (validation, test) of each rollout as arrays.
-
-    Runs with one CPU thread for torch and BLAS: the controller is tiny, and thread pools
-    fighting over two cores slow it down tenfold.
-    """
-    from threadpoolctl import threadpool_limits
-
-    val = np.empty(rollouts)
-    test = np.empty(rollouts)
-    with _torch_threads(1), threadpool_limits(1):
-        for i in range(rollouts):
-            arch = strategy.ask()
-            m = bench.query(arch)
-            strategy.tell(arch, m)
-            val[i], test[i] = float(m.validation_accuracy), float(m.test_accuracy)
-    return val, test
-
-
-def step_reinforce(ctx: Context, name: str = "moons") -> list[Path]:
-    """REINFORCE on NAS-Bench-Moons: search runs (a query frame) and the trace of one run."""
+def reinforce_trace(ctx: Context, name: str, queries) -> list[Path]:
+    """REINFORCE's learning curve from the protocol's query frame: the validation accuracy
+    of the rollout at each query, averaged over every search run (each a fresh controller),
+    and the best so far of the first run. Nothing when REINFORCE did not run on ``name``."""
     import pandas as pd
-    from tqdm.auto import tqdm
 
-    from .analysis import figures, stats
-    from .experiment.protocol import save_frame
+    from .analysis import figures
 
-    cls = _reinforce_class()
-    bench = _bench(ctx, name)
-    cfg = ctx.cfg
-    rows = []
-    for s in tqdm(range(cfg.reinforce_seeds), desc="reinforce runs", unit="run"):
-        strat = cls(bench.space, seed=cfg.seed + s)
-        val, test = run_search(strat, bench, cfg.reinforce_rollouts)
-        rows.append(pd.DataFrame({"benchmark": name, "agent": "reinforce", "seed": cfg.seed + s, "set": 0,
-                                  "run": 0, "query": np.arange(1, val.size + 1), "validation": val,
-                                  "test": test}))
-    q = stats.add_best_so_far(pd.concat(rows, ignore_index=True))
-    ctx.queries[f"{name}:reinforce"] = q
-    files = [save_frame(q, cfg.out / "results" / f"{name}_reinforce_queries.parquet")]
-    # the search trace of the first run: reward per rollout (smoothed) and best so far
-    first = q[q["seed"] == cfg.seed]
-    trace = pd.DataFrame({"setting": "validation accuracy of the rollout", "step": first["query"],
-                          "value": first["validation"]})
-    fig = figures.training_curves(trace, window=10, title=f"REINFORCE on {name}: one search run",
-                                  ylabel="accuracy", xlabel="rollout (= query)")
+    q = queries[queries["agent"] == "reinforce"]
+    if q.empty:
+        return []
+    runs = q.groupby(["seed", "set", "run"]).ngroups
+    first = q[(q["seed"] == q["seed"].min()) & (q["set"] == q["set"].min())]
+    first = first[first["run"] == first["run"].min()]
+    trace = pd.DataFrame({"setting": f"validation accuracy of the rollout (mean of {runs} runs)",
+                          "step": q["query"], "value": q["validation"]})
+    fig = figures.training_curves(trace, window=10, xlabel="rollout (= query)", ylabel="accuracy",
+                                  title=f"REINFORCE on {name}: {runs} search runs of the protocol")
     ax = fig.axes[0]
-    ax.step(first["query"], first["best_validation"], where="post", color="tab:orange", label="best validation so far")
-    ax.step(first["query"], first["best_test"], where="post", color="tab:green", label="test accuracy of the best so far")
+    ax.step(first["query"], first["best_validation"], where="post", color="tab:orange",
+            label="best validation so far (first run)")
+    ax.step(first["query"], first["best_test"], where="post", color="tab:green",
+            label="test accuracy of the best so far (first run)")
     ax.set_ylabel("accuracy (rollouts: SMA, N=10)")
     ax.legend()
-    files += ctx.save_fig(fig, f"reinforce_trace_{name}")
-    return files
+    return ctx.save_fig(fig, f"reinforce_trace_{name}")
 
 
 def apex_config(ctx: Context, name: str, steps: int | None = None, **overrides):
@@ -378,8 +362,6 @@ def step_apex_reuse(ctx: Context, name: str = "nb201") -> list[Path]:
 
 def step_figures(ctx: Context, name: str) -> list[Path]:
     """Every figure that applies to benchmark ``name``."""
-    import pandas as pd
-
     from .analysis import figures, stats, tables
 
     bench = _bench(ctx, name)
@@ -414,12 +396,11 @@ def step_figures(ctx: Context, name: str) -> list[Path]:
     files += ctx.save_fig(figures.local_optimum(ep, space=bench.space, arch_of=_arch_of(bench)),
                           f"fig09_local_optimum_{name}")
     files += _distribution_tests(ctx, ep, name)
-    # Fig. 10: best so far vs queries (baselines + REINFORCE where it ran)
+    # Fig. 10: best so far vs queries, every strategy of the protocol's one query frame
     q = ctx.queries.get(name)
-    extra = ctx.queries.get(f"{name}:reinforce")
-    frames = [f for f in (q, extra) if f is not None]
-    allq = pd.concat(frames, ignore_index=True)
-    allq = allq[allq["query"] <= cfg.budget]
+    if q is None:
+        raise Missing(f"no protocol queries for {name} (the protocol step did not run)")
+    allq = q[q["query"] <= cfg.budget]
     published = tables.load_published(name) if name in tables.PAPER_BUDGETS else None
     summary = stats.curve_summary(allq, max_query=cfg.budget, n_resamples=cfg.n_resamples, seed=cfg.seed)
     files += ctx.save_fig(figures.best_so_far_curves(summary=summary, published=published,
@@ -434,6 +415,7 @@ def step_figures(ctx: Context, name: str) -> list[Path]:
     with paths.atomic_write(summary_path, suffix=".csv") as tmp:
         summary.to_csv(tmp, index=False)
     files.append(summary_path)
+    files += reinforce_trace(ctx, name, q)
     return files
 
 
@@ -483,16 +465,14 @@ def _distribution_tests(ctx: Context, ep, name: str) -> list[Path]:
 
 
 def step_tables(ctx: Context, name: str) -> list[Path]:
-    """Table of best-so-far accuracy at query budgets for ``name`` (Markdown, LaTeX, CSV)."""
-    import pandas as pd
-
+    """Table of best-so-far accuracy at query budgets for ``name``, every strategy of the
+    protocol's query frame (Markdown, LaTeX, CSV)."""
     from .analysis import tables
 
     cfg = ctx.cfg
-    frames = [f for f in (ctx.queries.get(name), ctx.queries.get(f"{name}:reinforce")) if f is not None]
-    if not frames:
-        raise Missing(f"no query frames for {name}")
-    q = pd.concat(frames, ignore_index=True)
+    q = ctx.queries.get(name)
+    if q is None:
+        raise Missing(f"no query frame for {name} (the protocol step did not run)")
     budgets = tables.PAPER_BUDGETS.get(name) or tuple(b for b in (10, 25, 50, 100, 150, 300) if b <= cfg.budget)
     long = tables.budget_table(q, budgets=budgets, benchmark=name, n_resamples=cfg.n_resamples, seed=cfg.seed)
     return tables.write_table(long, f"table_best_so_far_{name}", out=cfg.out)
@@ -602,7 +582,6 @@ def plan(ctx: Context) -> list[tuple[str, Callable[[], list[Path]]]]:
         steps.append((f"apex {n}", lambda n=n: step_apex(ctx, n)))
         steps.append((f"protocol {n}", lambda n=n: step_protocol(ctx, n)))
     if "moons" in names:
-        steps.append(("reinforce moons", lambda: step_reinforce(ctx, "moons")))
         steps.append(("apex ablation moons", lambda: step_apex_ablation(ctx, "moons")))
     if "nb201" in names:
         steps.append(("apex reuse nb201", lambda: step_apex_reuse(ctx, "nb201")))
@@ -704,4 +683,4 @@ def cli_ablation(args) -> int:
     return 0
 
 
-__all__ = ["Context", "JobConfig", "Missing", "StepReport", "cli_figures", "plan", "run", "run_search"]
+__all__ = ["Context", "JobConfig", "Missing", "StepReport", "cli_figures", "plan", "protocol_agents", "run"]

@@ -9,6 +9,8 @@ notebook runs at the paper's budgets for a user and at tiny budgets in CI.
   are, and the command that fetches the missing ones.
 * :func:`load_benchmark` turns a ``BENCHMARK`` parameter into a loaded benchmark, falling back
   to the bundled NAS-Bench-Moons (with a note saying why) when the files are absent.
+* :func:`strategies_for` names the strategies that build on a space (what the protocol
+  and the runner can run there: REINFORCE writes MLP chains only, say).
 * :func:`inject_parameters` / :func:`execute` run a notebook with overridden parameters.
 
 >>> import nasbench_lab as nl
@@ -181,6 +183,41 @@ def load_benchmark(name: str = "moons", fallback: str = "moons", **options):
     table = path is not None and any(x in path.name for x in (".csv", ".parquet"))
     opts = {**(LOAD_OPTIONS.get(chosen, {}) if table else {}), **options}
     return chosen, benchmarks.load(chosen, path=path, **opts)
+
+
+#: the strategies every benchmark's comparison runs, where they fit its space
+#: (the baselines of paper §3.2.3 and the HalfMoons REINFORCE controller)
+STRATEGIES = ("random_search", "random_walk", "local_search", "reinforce")
+
+
+def strategies_for(space, names: Iterable[str] = STRATEGIES, seed: int = 0, show: bool = True,
+                   left_out: dict | None = None) -> list[str]:
+    """The registry ``names`` whose class builds on ``space`` (``cls(space, seed=seed)``,
+    through ``experiment.runner.build_strategy``), in the given order.
+
+    A strategy that does not fit (``build_strategy`` raises ValueError naming the misfit,
+    e.g. REINFORCE on a cell space) or cannot be imported is left out; ``show`` prints
+    why, and ``left_out`` (a dict) collects ``name -> reason``.
+
+    >>> import nasbench_lab as nl
+    >>> nl.notebook.strategies_for(nl.spaces.get("mlp", max_depth=3))   # doctest: +SKIP
+    ['random_search', 'random_walk', 'local_search', 'reinforce']
+    """
+    from .experiment.runner import build_strategy
+
+    fit = []
+    for name in names:
+        try:
+            build_strategy(name, space, seed=seed)
+        except (ValueError, ImportError, AttributeError) as e:
+            reason = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
+            if left_out is not None:
+                left_out[name] = reason
+            if show:
+                print(f"{name} left out: {reason}")
+            continue
+        fit.append(name)
+    return fit
 
 
 def sample_frame(samplers: dict[str, Callable], n: int, seed: int = 0, show_progress: bool = True):

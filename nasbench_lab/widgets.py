@@ -225,7 +225,7 @@ def neighbours_explorer(benchmark, agents=("local_search", "random_walk"), n_val
     ``benchmark`` (vectorised; seconds on a tabular benchmark) and draws the best-so-far
     curves: with fewer neighbours local search pays less per step, but sees less.
     """
-    from .env import protocol
+    from .experiment import protocol
 
     figures, _, _ = _analysis()
     cache: dict[int, object] = {}

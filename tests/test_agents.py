@@ -31,8 +31,8 @@ def test_registry_names_resolve():
 
 def test_local_search_never_ends_below_start(nb201):
     space = nb201.space
-    env = IncrementalEnv(space, nb201, n_neighbours=50, max_steps=32, seed=0)
-    agent = LocalSearch(nb201, seed=0)
+    env = IncrementalEnv(space, nb201, n_neighbours=50, max_steps=32, seed=0, reveal_validation=True)
+    agent = LocalSearch(space, seed=0)
     rng = np.random.default_rng(3)
     improved = 0
     for _ in range(60):
@@ -50,8 +50,8 @@ def test_local_search_never_ends_below_start(nb201):
 
 def test_local_search_moves_to_best_neighbour(nb201):
     space = nb201.space
-    env = IncrementalEnv(space, nb201, n_neighbours=50, seed=0)
-    agent = LocalSearch(nb201, seed=0)
+    env = IncrementalEnv(space, nb201, n_neighbours=50, seed=0, reveal_validation=True)
+    agent = LocalSearch(space, seed=0)
     obs, info = env.reset(seed=21)
     a = agent.act(obs, info)
     vals = nb201.query_batch(info["neighbours"]).validation_accuracy
@@ -61,16 +61,30 @@ def test_local_search_moves_to_best_neighbour(nb201):
         assert vals.max() <= info["validation"]
 
 
+def test_local_search_sees_accuracies_only_through_the_env(nb201):
+    space = nb201.space
+    agent = LocalSearch(space, seed=0)
+    assert not hasattr(agent, "benchmark")
+    obs, info = IncrementalEnv(space, nb201, n_neighbours=50, seed=0).reset(seed=21)
+    with pytest.raises(ValueError, match="reveal_validation=True"):
+        agent.act(obs, info)
+    # the accuracies it is shown decide its move, whatever the benchmark holds
+    n = len(info["neighbours"])
+    shown = {**info, "validation": 0.5, "neighbour_validation": np.r_[np.full(n - 1, 0.4), 0.6]}
+    assert agent.act(obs, shown) == n
+    assert agent.act(obs, {**shown, "neighbour_validation": np.full(n, 0.5)}) == 0  # ties never move
+
+
 def test_local_search_single_and_vectorised_agree(nb201):
     space = nb201.space
     rng = np.random.default_rng(0)
     starts = np.array([nb201.row_of(space.key(space.sample(rng))) for _ in range(40)])
     venv = VectorIncrementalEnv.from_benchmark(nb201, n_envs=40, n_neighbours=10, max_steps=32, seed=2)
     obs, _ = venv.reset(rows=starts)
-    agent = LocalSearch(nb201, seed=0)
+    agent = LocalSearch(space, seed=0)
     while not np.asarray(venv.done).all():
         obs, *_ = venv.step(agent.act_batch(obs, venv))
-    env = IncrementalEnv(space, nb201, n_neighbours=10, max_steps=32, seed=2)
+    env = IncrementalEnv(space, nb201, n_neighbours=10, max_steps=32, seed=2, reveal_validation=True)
     finals = [play(env, agent, nb201.arch(int(r)))[-1][0]["key"] for r in starts]
     assert finals == nb201.keys[np.asarray(venv.rows)].tolist()
 
@@ -78,7 +92,7 @@ def test_local_search_single_and_vectorised_agree(nb201):
 def test_random_walk_final_state_is_the_neighbour_it_chose(nb201):
     space = nb201.space
     env = IncrementalEnv(space, nb201, n_neighbours=50, max_steps=16, seed=0)
-    agent = RandomWalk(nb201, seed=4)
+    agent = RandomWalk(space, seed=4)
     rng = np.random.default_rng(1)
     lengths = []
     for _ in range(40):
@@ -110,7 +124,7 @@ def test_random_walk_is_uniform_over_allowed_actions():
 @pytest.mark.parametrize("cls", [RandomWalk, LocalSearch, RandomSearch])
 def test_seeded_and_state_dict_roundtrip(nb201, cls):
     space = nb201.space
-    env = IncrementalEnv(space, nb201, n_neighbours=50, max_steps=16, seed=0)
+    env = IncrementalEnv(space, nb201, n_neighbours=50, max_steps=16, seed=0, reveal_validation=True)
 
     def actions(agent, n=30):
         obs, info = env.reset(seed=5)
@@ -124,11 +138,11 @@ def test_seeded_and_state_dict_roundtrip(nb201, cls):
                     obs, info = env.reset(seed=len(out))
         return out
 
-    a, b = cls(nb201, seed=3), cls(nb201, seed=3)
+    a, b = cls(space, seed=3), cls(space, seed=3)
     assert actions(a) == actions(b)
     state = a.state_dict()
     first = actions(a)
-    c = cls(nb201, seed=99)
+    c = cls(space, seed=99)
     c.load_state_dict(state)
     assert actions(c) == first
 
@@ -145,7 +159,7 @@ def test_begin_set_gives_independent_streams():
 
 
 def test_random_search_samples_the_space(nb201):
-    rs = RandomSearch(nb201, seed=0)
+    rs = RandomSearch(nb201.space, seed=0)
     assert rs.space is nb201.space and not rs.incremental
     keys = [nb201.space.key(a) for a in rs.sample(500)]
     assert len(set(keys)) > 480  # 15,625 cells: few repeats

@@ -276,7 +276,7 @@ def test_agent_save_load_act_and_registry(bench, tmp_path):
 
 
 def test_trained_agent_runs_through_the_protocol_next_to_the_baselines(bench, tmp_path):
-    from nasbench_lab.env.protocol import ProtocolConfig, run_protocol
+    from nasbench_lab import ProtocolConfig, run_protocol
 
     agents = [train(bench, ApexConfig(**TINY), seed=s, progress=False).agent for s in (0, 1)]
     cfg = ProtocolConfig(n_sets=2, set_size=60, budget=10, max_steps=8)
@@ -349,7 +349,7 @@ def test_learning_on_moons_raises_the_accuracy_the_episodes_end_on():
     ended. Margins: +0.02 over the first log row; greedy episodes end 0.04 above random
     walk's and 0.03 above the table's median architecture. N = 25 keeps it under a minute."""
     from nasbench_lab import benchmarks
-    from nasbench_lab.env.protocol import ProtocolConfig, run_protocol
+    from nasbench_lab import ProtocolConfig, run_protocol
 
     bench = benchmarks.load("moons")
     cfg = ApexConfig.small(total_steps=30_000, learning_starts=2_000, report_every=3_072, training_intensity=4,
@@ -416,15 +416,14 @@ def test_ablation_grid_is_resumable_and_feeds_the_figures(bench, tmp_path):
 
 
 def test_reuse_evaluates_agents_on_other_benchmarks_without_retraining(bench):
-    from nasbench_lab.env.protocol import ProtocolConfig
-    from nasbench_lab.strategies import apex_studies
+    from nasbench_lab import ProtocolConfig
+    from nasbench_lab.experiment.studies import reuse
 
     agent = train(bench, ApexConfig(**TINY), seed=0, progress=False).agent
     before = agent.fingerprint()
     targets = {"other": chain_benchmark(7), "same": bench}
-    table, queries = apex_studies.reuse([agent], targets, protocol=ProtocolConfig(n_sets=1, set_size=60, budget=10,
-                                                                                 max_steps=8),
-                                        budgets=(5, 10), n_resamples=200, progress=False)
+    table, queries = reuse([agent], targets, protocol=ProtocolConfig(n_sets=1, set_size=60, budget=10, max_steps=8),
+                           budgets=(5, 10), n_resamples=200, progress=False)
     assert agent.fingerprint() == before
     assert set(table.target) == {"other", "same"} and set(queries.benchmark) == {"other", "same"}
     assert {"apex", "random_search", "random_walk", "local_search"} <= set(table.agent)

@@ -19,7 +19,7 @@ def local_ray():
 
 @pytest.mark.slow
 def test_ray_actors_feed_the_learner_and_the_agent_acts(local_ray, tmp_path):
-    from nasbench_lab.env.protocol import ProtocolConfig, run_protocol
+    from nasbench_lab import ProtocolConfig, run_protocol
     from nasbench_lab.strategies.apex import ApexAgent, ApexConfig, train
 
     bench = chain_benchmark(3)

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import chain_benchmark
 from nasbench_lab.env import IncrementalEnv
-from nasbench_lab.env.protocol import ProtocolConfig, load_frame, save_frame
+from nasbench_lab.experiment.protocol import ProtocolConfig, load_frame, save_frame
 from nasbench_lab.env.vector import VectorIncrementalEnv
 from nasbench_lab.schema import EPISODE_COLUMNS
 

@@ -62,14 +62,16 @@ def test_moons_and_reinforce_ask_tell():
 
 def test_incremental_env_and_agents_on_moons():
     bench = benchmarks.load("moons")
-    env = IncrementalEnv(bench.space, bench, n_neighbours=50, alpha=6.0, max_steps=16, seed=0)
+    env = IncrementalEnv(bench.space, bench, n_neighbours=50, alpha=6.0, max_steps=16, seed=0,
+                         reveal_validation=True)
     obs, info = env.reset(seed=0)
-    assert {"arch", "neighbours", "action_mask"} <= set(info)
-    for name in ("random_search", "random_walk", "local_search"):
-        agent = strategies.get(name)(bench, seed=0)
+    assert {"arch", "neighbours", "action_mask", "neighbour_validation"} <= set(info)
+    for name in ("random_walk", "local_search"):  # every strategy is built on the space
+        agent = strategies.get(name)(bench.space, seed=0)
         action = agent.act(obs, info)
         assert 0 <= action <= len(info["neighbours"])
-    agent = strategies.get("local_search")(bench, seed=0)
+    assert bench.space.is_valid(strategies.get("random_search")(bench.space, seed=0).ask())
+    agent = strategies.get("local_search")(bench.space, seed=0)
     start = bench.query(info["arch"]).validation_accuracy
     done = False
     while not done:

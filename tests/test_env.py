@@ -141,6 +141,36 @@ def test_transitions_are_deterministic(nb201):
         assert info["arch"] == target
 
 
+@pytest.mark.parametrize("n", [50, 10])
+@pytest.mark.parametrize("which", ["nb201", "chain"])
+def test_reveal_validation_shows_the_shown_neighbours_accuracies(nb201, chain_bench, which, n):
+    """``info["neighbour_validation"]`` is the benchmark's validation accuracy of
+    ``info["neighbours"]`` (what local search reads), present only with the flag, which
+    changes nothing else the env shows."""
+    bench = nb201 if which == "nb201" else chain_bench
+    val = np.asarray(bench.validation, dtype=np.float64)
+    env = IncrementalEnv(bench.space, bench, n_neighbours=n, max_steps=6, seed=3, reveal_validation=True)
+    plain = IncrementalEnv(bench.space, bench, n_neighbours=n, max_steps=6, seed=3)
+    rng = np.random.default_rng(4)
+    for episode in range(3):
+        _, info = env.reset(seed=episode)
+        _, pinfo = plain.reset(seed=episode)
+        while True:
+            assert "neighbour_validation" not in pinfo
+            shown = [bench.space.key(a) for a in info["neighbours"]]
+            assert shown == [bench.space.key(a) for a in pinfo["neighbours"]] and info["key"] == pinfo["key"]
+            nv = info["neighbour_validation"]
+            assert nv.dtype == np.float64 and nv.shape == (len(shown),)
+            np.testing.assert_array_equal(nv, val[bench.rows(shown)])
+            a = int(rng.integers(0, len(shown) + 1)) if info["step"] else int(rng.integers(1, len(shown) + 1))
+            _, r, te, tr, info = env.step(a)
+            _, pr, pte, ptr, pinfo = plain.step(a)
+            assert (r, te, tr) == (pr, pte, ptr)
+            if te or tr:
+                assert "neighbour_validation" in info and "neighbour_validation" not in pinfo
+                break
+
+
 def test_invalid_action(nb201):
     env = IncrementalEnv(nb201.space, nb201, n_neighbours=50, seed=0)
     _, info = env.reset(seed=0)

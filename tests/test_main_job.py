@@ -15,7 +15,7 @@ def test_quick_config_shrinks_every_size(tmp_path):
     full = main_job.JobConfig.from_args(argparse.Namespace(quick=False, out=str(tmp_path), benchmark=None))
     quick = main_job.JobConfig.from_args(argparse.Namespace(quick=True, out=str(tmp_path), benchmark="moons"))
     assert full.benchmark == quick.benchmark == "moons" and quick.out == tmp_path
-    for f in ("set_size", "budget", "reinforce_rollouts", "ablation_steps", "n_resamples", "sampler_draws"):
+    for f in ("set_size", "budget", "ablation_steps", "n_resamples", "sampler_draws"):
         assert getattr(quick, f) < getattr(full, f), f
     assert (full.n_sets, full.set_size, full.n_resamples) == (5, 10_000, 5000)  # the paper's protocol
 
@@ -57,35 +57,59 @@ def test_apex_config_follows_the_job_budget(tmp_path):
     assert main_job.apex_config(ctx, "moons", steps=2_048).learning_starts == 512
 
 
-def test_run_search_records_each_rollout():
-    from nasbench_lab.benchmarks.base import Metrics
+def test_protocol_agents_ask_each_class_to_build_on_the_space():
+    """REINFORCE joins the protocol where it builds on the space (MLP chains), and is
+    left out, with a note naming the misfit, elsewhere: decided by the class, not by name."""
+    from conftest import chain_benchmark
+    from nasbench_lab import spaces
 
-    class Bench:
-        def query(self, arch):
-            return Metrics(validation_accuracy=arch / 10, test_accuracy=arch / 20)
+    notes = []
+    chain = chain_benchmark(2)
+    assert main_job.protocol_agents(chain, notes=notes) == ["random_search", "random_walk", "local_search",
+                                                           "reinforce"]
+    assert notes == []
 
-    class Strategy:
-        def __init__(self):
-            self.n, self.told = 0, []
+    class CellBenchmark:
+        name, space = "cells", spaces.get("nb201")
 
-        def ask(self):
-            self.n += 1
-            return self.n
+    assert main_job.protocol_agents(CellBenchmark(), notes=notes) == ["random_search", "random_walk",
+                                                                     "local_search"]
+    assert len(notes) == 1 and "cells: reinforce left out" in notes[0] and "ChainSpace" in notes[0]
 
-        def tell(self, arch, metrics):
-            self.told.append((arch, metrics.validation_accuracy))
+    class RenamedChains:  # a chain space under another name still gets REINFORCE
+        name, space = "nb201", chain.space
 
-    s = Strategy()
-    val, test = main_job.run_search(s, Bench(), 4)
-    np.testing.assert_allclose(val, [0.1, 0.2, 0.3, 0.4])
-    np.testing.assert_allclose(test, [0.05, 0.1, 0.15, 0.2])
-    assert s.told == [(1, 0.1), (2, 0.2), (3, 0.3), (4, 0.4)]
+    assert "reinforce" in main_job.protocol_agents(RenamedChains())
+
+
+def test_one_query_frame_holds_every_strategy(tmp_path):
+    """The protocol step on a chain-space benchmark: REINFORCE in the same episode and
+    query frames as the baselines, and its learning curve drawn from that frame."""
+    from conftest import chain_benchmark
+
+    cfg = main_job.JobConfig(out=tmp_path, n_sets=1, set_size=120, budget=30, n_resamples=50)
+    ctx = main_job.Context(cfg, benchmarks={"chain": chain_benchmark(4)})
+    files = main_job.step_protocol(ctx, "chain")
+    q = ctx.queries["chain"]
+    assert set(q.agent) == set(ctx.episodes["chain"].agent) == {"random_search", "random_walk", "local_search",
+                                                               "reinforce"}
+    assert set(pd.read_parquet(files[1]).agent) == set(q.agent)
+    assert q[q.agent == "reinforce"].groupby("run").size().tolist() == [30] * 4  # 120 episodes / budget 30
+    import matplotlib
+
+    matplotlib.use("Agg")
+    trace = main_job.reinforce_trace(ctx, "chain", q)
+    assert [p.name for p in trace] == ["reinforce_trace_chain.png", "reinforce_trace_chain.pdf"]
+    assert main_job.reinforce_trace(ctx, "chain", q[q.agent != "reinforce"]) == []
+    tables = main_job.step_tables(ctx, "chain")
+    table = pd.read_csv(next(p for p in tables if p.suffix == ".csv"))
+    assert set(table.agent) == set(q.agent)
 
 
 def test_best_so_far_agrees_with_the_protocol_on_nb201(shared):
     """The protocol's best-so-far columns equal ``stats.add_best_so_far`` of its raw columns."""
     from nasbench_lab import benchmarks
-    from nasbench_lab.env.protocol import ProtocolConfig, run_protocol
+    from nasbench_lab import ProtocolConfig, run_protocol
 
     path = shared(*main_job.NB201_TABLE)
     bench = benchmarks.load("nb201", path=path, validation="cifar10_valid_12", test="cifar10_test_200")
@@ -130,14 +154,19 @@ def test_quick_main_job_writes_every_figure_and_table(tmp_path, tmp_data):
         assert len(pd.read_csv(tmp_path / f"{name}.csv")) >= 4
     table = pd.read_csv(tmp_path / "table_best_so_far_moons.csv")
     ours = table[table.source == "ours"]
-    assert set(ours.agent) == {"random_search", "random_walk", "local_search", "reinforce", "apex"}
+    every = {"random_search", "random_walk", "local_search", "reinforce", "apex"}
+    assert set(ours.agent) == every  # one table: every strategy, from one query frame
+    curves = pd.read_csv(tmp_path / "curves_moons.csv")
+    assert set(curves.agent) == every  # one Fig. 10
     known = ours[ours["mean"].notna()]
     assert known["mean"].between(0.5, 1.0).all() and (known["ci_low"] <= known["ci_high"]).all()
     # N/A only where no run had reported yet: local search before its first step ends
     unknown = ours[ours["mean"].isna()]
     assert set(unknown.agent) <= {"local_search"} and (unknown["queries"] == 0).all()
     ep = pd.read_parquet(tmp_path / "results" / "moons_episodes.parquet")
-    assert set(ep.agent) == {"random_search", "random_walk", "local_search", "apex"}
+    assert set(ep.agent) == every
+    q = pd.read_parquet(tmp_path / "results" / "moons_queries.parquet")
+    assert set(q.agent) == every and not (tmp_path / "results" / "moons_reinforce_queries.parquet").exists()
     ablation = pd.read_csv(tmp_path / "results" / "moons_apex_ablation.csv")
     assert set(ablation.parameter) == {"gamma", "n_neighbours", "alpha"}
     assert ablation.groupby("parameter").setting.nunique().to_dict() == {"gamma": 3, "n_neighbours": 3, "alpha": 4}

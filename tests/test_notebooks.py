@@ -255,8 +255,8 @@ def moons_results():
     import nasbench_lab as nl
 
     bench = nl.benchmarks.load("moons")
-    cfg = nl.env.protocol.ProtocolConfig(n_sets=1, set_size=120, budget=30, seeds=(0,), max_steps=8)
-    res = nl.env.protocol.run_protocol(bench, ["random_search", "random_walk", "local_search"], cfg, progress=False)
+    cfg = nl.ProtocolConfig(n_sets=1, set_size=120, budget=30, seeds=(0,), max_steps=8)
+    res = nl.run_protocol(bench, ["random_search", "random_walk", "local_search"], cfg, progress=False)
     return bench, res
 
 

@@ -1,15 +1,20 @@
-"""The evaluation protocol: query counting (§4.1.2), best-so-far traces, frames, resume."""
+"""The evaluation protocol: query counting (§4.1.2), best-so-far traces, frames, resume,
+multi-trial strategies (one ask/query/tell per episode, a fresh strategy per search run)."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import chain_benchmark
 from nasbench_lab.env import IncrementalEnv
-from nasbench_lab.env.protocol import (ProtocolConfig, initial_state_sets, load_frame, load_results,
-                                       query_frame, run_protocol, save_frame)
+from nasbench_lab.experiment.protocol import (ProtocolConfig, initial_state_sets, load_frame, load_results,
+                                              query_frame, run_protocol, run_seed, save_frame)
 from nasbench_lab.schema import EPISODE_COLUMNS, QUERY_COLUMNS
 from nasbench_lab.strategies.local_search import LocalSearch
+from nasbench_lab.strategies.random_search import RandomSearch
 
 AGENTS = ["random_search", "random_walk", "local_search"]
 
@@ -79,8 +84,8 @@ def test_query_counts_follow_the_paper_rule(small, nb201):
     assert (rw.steps >= 1).all() and (rw.steps <= cfg.max_steps).all()
     # local search: every shown neighbour at every step, replayed in the gymnasium env
     env = IncrementalEnv(nb201.space, nb201, n_neighbours=cfg.n_neighbours, max_steps=cfg.max_steps,
-                         seed=cfg.env_seed)
-    agent = LocalSearch(nb201, seed=0)
+                         seed=cfg.env_seed, reveal_validation=True)
+    agent = LocalSearch(nb201.space, seed=0)
     for row in ls[ls.seed == 0].head(25).itertuples():
         obs, info = env.reset(options={"arch": nb201.arch(nb201.row_of(row.initial_key))})
         charged, steps = 0, 0
@@ -124,6 +129,144 @@ def test_query_traces(small):
         else:
             assert n_runs >= 1
             assert g.validation.isna().any()  # queries inside a step report nothing
+
+
+# -- multi-trial strategies: one ask/query/tell per episode, a fresh strategy per run --------
+def hand_ask_tell(make, bench, seed: int, set_index: int, n_episodes: int, budget: int):
+    """The protocol's ask/tell path written out: the key, validation and test asked at every
+    episode of a set, a fresh strategy ``make(run_seed(seed, set, run))`` every ``budget``
+    episodes (the last, unfinished run included)."""
+    keys, val, test = [], [], []
+    for e in range(n_episodes):
+        if e % budget == 0:
+            strategy = make(run_seed(seed, set_index, e // budget))
+        arch = strategy.ask()
+        m = bench.query(arch)
+        strategy.tell(arch, m)
+        keys.append(bench.space.key(arch))
+        val.append(float(m.validation_accuracy))
+        test.append(float(m.test_accuracy))
+    return keys, val, test
+
+
+def hand_best(val, test) -> np.ndarray:
+    """Best so far by hand: the first strictly best validation, its test, the best test."""
+    bv = bt = ot = math.nan
+    out = []
+    for v, t in zip(val, test):
+        if not math.isnan(v) and (math.isnan(bv) or v > bv):
+            bv, bt = v, t
+        if not math.isnan(t) and (math.isnan(ot) or t > ot):
+            ot = t
+        out.append((bv, bt, ot))
+    return np.array(out)
+
+
+def check_ask_tell_unit(res, bench, make, agent, seed, set_index, cfg):
+    """Episodes and query runs of one (agent, seed, set) equal the hand-written loop."""
+    keys, val, test = hand_ask_tell(make, bench, seed, set_index, cfg.set_size, cfg.budget)
+    e, q = res.episodes, res.queries
+    ep = e[(e.agent == agent) & (e.seed == seed) & (e.set == set_index)].sort_values("episode")
+    assert ep.final_key.tolist() == keys  # the leftover episodes of the unfinished run too
+    np.testing.assert_array_equal(ep.final_validation, val)
+    np.testing.assert_array_equal(ep.final_test, test)
+    assert (ep.queries == 1).all() and (ep.steps == 0).all()
+    starts = initial_state_sets(bench.space, cfg.n_sets, cfg.set_size, seed=cfg.initial_seed)[set_index]
+    assert ep.initial_key.tolist() == [bench.space.key(a) for a in starts]
+    g = q[(q.agent == agent) & (q.seed == seed) & (q.set == set_index)]
+    n_runs = cfg.set_size // cfg.budget
+    assert sorted(g.run.unique()) == list(range(n_runs))
+    for r in range(n_runs):
+        run = g[g.run == r].sort_values("query")
+        lo, hi = r * cfg.budget, (r + 1) * cfg.budget
+        assert run["query"].tolist() == list(range(1, cfg.budget + 1))
+        assert run.key.tolist() == keys[lo:hi]
+        np.testing.assert_array_equal(run.validation, val[lo:hi])
+        np.testing.assert_array_equal(run.test, test[lo:hi])
+        np.testing.assert_array_equal(run[["best_validation", "best_test", "oracle_test"]].to_numpy(),
+                                      hand_best(val[lo:hi], test[lo:hi]))
+    return keys
+
+
+def test_random_search_runs_are_a_hand_written_ask_tell_loop(small, nb201):
+    cfg, res = small
+    for seed in cfg.seeds:
+        for i in range(cfg.n_sets):
+            check_ask_tell_unit(res, nb201, lambda s: RandomSearch(nb201.space, seed=s), "random_search", seed, i, cfg)
+
+
+@pytest.fixture(scope="module")
+def chain():
+    """A synthetic tabular benchmark over ChainSpace(3): the space REINFORCE writes."""
+    return chain_benchmark(11)
+
+
+def test_reinforce_runs_through_the_protocol_on_a_chain_space(chain):
+    from nasbench_lab.strategies.reinforce import Reinforce
+
+    cfg = ProtocolConfig(n_sets=2, set_size=70, budget=30, seeds=(0,))
+    res = run_protocol(chain, ["reinforce"], cfg, progress=False)
+    assert list(res.episodes.columns) == list(EPISODE_COLUMNS) and list(res.queries.columns) == list(QUERY_COLUMNS)
+    assert set(res.episodes.agent) == set(res.queries.agent) == {"reinforce"} and len(res.episodes) == 2 * 70
+    assert (res.queries.benchmark == "chain").all()
+    for i in range(cfg.n_sets):
+        check_ask_tell_unit(res, chain, lambda s: Reinforce(chain.space, seed=s), "reinforce", 0, i, cfg)
+
+
+def test_reinforce_next_to_the_incremental_agents(chain):
+    cfg = ProtocolConfig(n_sets=1, set_size=60, budget=20, n_neighbours=10, max_steps=8)
+    res = run_protocol(chain, [*AGENTS, "reinforce"], cfg, progress=False)
+    assert set(res.queries.agent) == {*AGENTS, "reinforce"}
+    firsts = res.episodes.groupby("agent").initial_key.apply(list)
+    assert all(f == firsts["random_walk"] for f in firsts)  # one set of initial states for all
+
+
+def test_run_seed_gives_every_search_run_a_fresh_strategy(chain):
+    from nasbench_lab import experiment
+    from nasbench_lab.strategies.reinforce import Reinforce
+
+    seeds = {run_seed(s, i, r) for s in range(3) for i in range(3) for r in range(4)}
+    assert len(seeds) == 36 and not seeds & {0, 1, 2}
+    assert run_seed(0, 1, 2) == run_seed(0, 1, 2)
+    cfg = ProtocolConfig(n_sets=1, set_size=40, budget=20, seeds=(0,))
+    q = run_protocol(chain, ["reinforce"], cfg, progress=False).queries
+    run0, run1 = (q[q.run == r].sort_values("query").key.tolist() for r in (0, 1))
+    assert run0 != run1
+    # run 1 is a fresh controller seeded run_seed(0, 0, 1), not run 0's controller continued
+    continued = Reinforce(chain.space, seed=run_seed(0, 0, 0))
+    assert experiment.run(continued, chain, 20).key.tolist() == run0
+    after = experiment.run(continued, chain, 20).key.tolist()
+    fresh = experiment.run(Reinforce(chain.space, seed=run_seed(0, 0, 1)), chain, 20).key.tolist()
+    assert fresh == run1 and after != run1
+
+
+def test_key_column_is_the_reported_architecture(small, nb201):
+    _, res = small
+    q = res.queries
+    assert q.key.map(type).eq(str).all()
+    nan = q.validation.isna()
+    assert ((q.key == "") == nan).all()  # "" exactly where nothing is reported
+    assert nan[q.agent == "local_search"].any() and not nan[q.agent != "local_search"].any()
+    reported = q[~nan]
+    rows = nb201.rows(reported.key.tolist())
+    np.testing.assert_array_equal(np.asarray(nb201.validation)[rows], reported.validation)
+    np.testing.assert_array_equal(np.asarray(nb201.test)[rows], reported.test)
+    # a reported key is the architecture of its episode's report: the final one for one-query agents
+    e = res.episodes
+    for agent in ("random_search", "random_walk"):
+        g = q[(q.agent == agent) & (q.seed == 0) & (q.set == 0)].sort_values(["run", "query"])
+        ep = e[(e.agent == agent) & (e.seed == 0) & (e.set == 0)].sort_values("episode")
+        assert g.key.tolist() == ep.final_key.tolist()[: len(g)]
+
+
+def test_the_protocol_has_stable_top_level_names():
+    import nasbench_lab as nl
+    from nasbench_lab import experiment
+
+    assert nl.run_protocol is experiment.run_protocol is run_protocol
+    assert nl.ProtocolConfig is experiment.ProtocolConfig is ProtocolConfig
+    with pytest.raises(AttributeError):
+        nl.env.protocol  # noqa: B018 - no alias in the lower layer
 
 
 def test_vectorised_and_single_paths_agree_for_local_search(nb201):
@@ -181,11 +324,9 @@ def test_initial_state_sets_are_seeded(nb201):
     a = initial_state_sets(space, 2, 5, seed=0)
     assert a == initial_state_sets(space, 2, 5, seed=0)
     assert a[0] != a[1] and a != initial_state_sets(space, 2, 5, seed=1)
-    # never the same stream as an agent seeded (seed, set)
-    from nasbench_lab.strategies.random_search import RandomSearch
-    rs = RandomSearch(nb201, seed=0)
-    rs.begin_set(0)
-    assert rs.sample(5) != a[0]
+    # never the same stream as a strategy seeded plainly or for a search run of set 0
+    assert RandomSearch(space, seed=0).sample(5) != a[0]
+    assert RandomSearch(space, seed=run_seed(0, 0, 0)).sample(5) != a[0]
 
 
 @pytest.mark.slow
@@ -255,8 +396,8 @@ def test_protocol_on_nb101_space_with_fixture_numbers(monkeypatch):
     assert len(e) == 18 and (e.benchmark == "nb101").all()
     ls = e[e.agent == "local_search"]
     assert (ls.final_validation >= ls.initial_validation).all()
-    env = IncrementalEnv(space, bench, n_neighbours=50, max_steps=4, seed=0)
-    agent = LocalSearch(bench, seed=0)
+    env = IncrementalEnv(space, bench, n_neighbours=50, max_steps=4, seed=0, reveal_validation=True)
+    agent = LocalSearch(space, seed=0)
     for row in ls.itertuples():  # §4.1.2: every shown neighbour at every step
         obs, info = env.reset(options={"arch": space.from_key(row.initial_key)})
         charged = 0

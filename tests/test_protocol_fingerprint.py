@@ -15,7 +15,7 @@ import pytest
 
 from conftest import NB201_CSV, shared_file
 from nasbench_lab import benchmarks
-from nasbench_lab.env.protocol import ProtocolConfig, run_protocol
+from nasbench_lab import ProtocolConfig, run_protocol
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ CFG = ProtocolConfig(n_sets=1, set_size=30, budget=10, n_neighbours=10, max_step
 
 
 def test_fingerprint_tells_tables_of_one_name_apart(nb201, cifar100):
-    from nasbench_lab.env.protocol import benchmark_fingerprint
+    from nasbench_lab.benchmarks.base import benchmark_fingerprint
 
     assert nb201.name == cifar100.name == "nb201"
     assert nb201.fingerprint() != cifar100.fingerprint()
@@ -59,7 +59,7 @@ def test_resume_refuses_to_mix_the_vectorised_and_the_single_path(nb201, tmp_pat
     out = tmp_path / "run"
     fast = run_protocol(nb201, ["random_walk", "random_search"], CFG, out_dir=out, progress=False)
     recorded = json.loads((out / "config.json").read_text())["paths"]
-    assert recorded == {"random_walk": "vectorised", "random_search": "sample"}
+    assert recorded == {"random_walk": "vectorised", "random_search": "ask_tell"}
     single = ProtocolConfig(**{**CFG.__dict__, "vectorised": False})
     with pytest.raises(ValueError, match=r"'random_walk' results from the vectorised path.*single path"):
         run_protocol(nb201, ["random_walk"], single, out_dir=out, progress=False)

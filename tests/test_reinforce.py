@@ -1,4 +1,7 @@
-"""The HalfMoons REINFORCE system: controller, determinism, resume, learning."""
+"""The HalfMoons REINFORCE system: controller, determinism, resume, learning.
+
+Search runs go through the one runner, ``experiment.run``, whose query frame
+(``schema.QUERY_COLUMNS``) every strategy writes."""
 from __future__ import annotations
 
 import copy
@@ -10,7 +13,8 @@ import pytest
 from nasbench_lab import benchmarks, strategies
 from nasbench_lab.benchmarks.moons import MoonsConfig, MoonsTrainer
 from nasbench_lab.spaces.mlp import Chain, ChainSpace
-from nasbench_lab.strategies.base import RUN_COLUMNS, run
+from nasbench_lab.experiment import run
+from nasbench_lab.schema import QUERY_COLUMNS
 from nasbench_lab.strategies.reinforce import Reinforce, ReinforceConfig
 
 
@@ -55,9 +59,14 @@ def test_same_seed_same_trace(bench):
     c = run(Reinforce(bench.space, seed=6, batch_size=4), bench, 60)
     assert keys_of(a) == keys_of(b)
     assert keys_of(a) != keys_of(c)
-    assert list(a.columns) == list(RUN_COLUMNS)
+    assert list(a.columns) == list(QUERY_COLUMNS)
     assert (a.best_validation.diff().dropna() >= 0).all()
-    assert a.trial.tolist() == list(range(1, 61))
+    assert a["query"].tolist() == list(range(1, 61))
+    assert (a.agent == "reinforce").all() and (a.benchmark == "moons").all()
+    # each row is the rollout asked at that query: its key and the table's accuracies
+    rows = bench.rows(a.key.tolist())
+    np.testing.assert_array_equal(a.validation, np.asarray(bench.validation)[rows])
+    np.testing.assert_array_equal(a.test, np.asarray(bench.test)[rows])
 
 
 def test_state_dict_round_trip_resumes_identically(bench):
@@ -76,7 +85,7 @@ def test_state_dict_round_trip_resumes_identically(bench):
 def test_learns_on_nas_bench_moons(bench):
     """A small budget: the last rollouts are clearly better than the first ones."""
     frame = run(Reinforce(bench.space, seed=0), bench, 600)
-    first, last = frame.reward.iloc[:100].mean(), frame.reward.iloc[-100:].mean()
+    first, last = frame.validation.iloc[:100].mean(), frame.validation.iloc[-100:].mean()
     assert last > first + 0.03, (first, last)
     assert frame.best_validation.iloc[-1] > 0.96
 
@@ -86,7 +95,7 @@ def test_runs_live_against_the_trainer(tmp_data):
     agent = Reinforce(trainer, seed=0, batch_size=2)
     frame = run(agent, trainer, 4)
     assert len(frame) == 4 and trainer.queries == 4 and agent.updates == 2
-    assert frame.reward.between(0, 1).all() and frame.test.between(0, 1).all()
+    assert frame.validation.between(0, 1).all() and frame.test.between(0, 1).all()
     assert ChainSpace(6).is_valid(agent.most_probable())
 
 

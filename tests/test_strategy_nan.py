@@ -17,7 +17,8 @@ from conftest import chain_benchmark
 from nasbench_lab import strategies
 from nasbench_lab.spaces.base import InvalidArchitecture
 from nasbench_lab.spaces.mlp import Chain
-from nasbench_lab.strategies.base import MultiTrialStrategy, run
+from nasbench_lab.experiment import run
+from nasbench_lab.strategies.base import MultiTrialStrategy
 
 MULTI_TRIAL = sorted(n for n in strategies.REGISTRY
                      if isinstance(strategies.get(n), type) and issubclass(strategies.get(n), MultiTrialStrategy))
@@ -103,5 +104,32 @@ def test_run_with_an_evaluator_that_fails(bench):
 
     s = strategies.get("reinforce")(bench.space, seed=1, batch_size=3)
     frame = run(s, Flaky(bench), 30)
-    assert frame.reward.isna().sum() == 10 and s.failed == 10
+    failed = frame.validation.isna()
+    assert failed.sum() == 10 and s.failed == 10 and (frame["query"][failed] % 3 == 0).all()
+    assert frame.key.ne("").all()  # a failed trial still names the architecture it asked for
     assert frame.best_validation.notna().all() and s.best[1] == frame.best_validation.iloc[-1]
+    # the best so far is the best of the trials that did not fail, never a NaN one
+    assert frame.best_validation.iloc[-1] == frame.validation.max()
+    assert (frame.best_validation == frame.validation.where(~failed).cummax().ffill()).all()
+
+
+@pytest.mark.parametrize("name", MULTI_TRIAL)
+def test_a_nan_reward_never_becomes_the_best_in_the_runner(name, bench):
+    """Every multi-trial strategy through ``experiment.run``: a NaN trial after a good one
+    carries the best forward; a NaN first trial leaves the best unknown (NaN), not NaN-best."""
+    class FailFirstAndEvenTrials:
+        def __init__(self, inner):
+            self.inner, self.n, self.name, self.space = inner, 0, "flaky", inner.space
+
+        def query(self, arch):
+            self.n += 1
+            m = self.inner.query(arch)
+            return type(m)(validation_accuracy=math.nan, test_accuracy=0.99) if self.n % 2 else m
+
+    frame = run(name, FailFirstAndEvenTrials(bench), 12, seed=0)
+    assert frame.validation.iloc[::2].isna().all() and frame.validation.iloc[1::2].notna().all()
+    assert math.isnan(frame.best_validation.iloc[0]) and math.isnan(frame.best_test.iloc[0])
+    good = frame.iloc[1::2]
+    assert frame.best_validation.iloc[-1] == good.validation.max()
+    # the best's test accuracy is a real trial's, never the 0.99 of a failed one
+    assert frame.best_test.iloc[-1] == good.test[good.validation.idxmax()] != 0.99

@@ -6,7 +6,8 @@
   a chain in one batch (the live trainer), and on a whole width group (all 64 activation
   patterns x 3 seeds, as ``nasbench-lab build moons`` does); ratios against the reference.
 * ``moons-table``: load time of the bundled table, single queries/s, batched rows/s.
-* ``reinforce``: controller rollouts/s on NAS-Bench-Moons (ask + query + tell).
+* ``reinforce``: controller rollouts/s on NAS-Bench-Moons (ask + query + tell through
+  the one runner, ``experiment.run``).
 """
 from __future__ import annotations
 
@@ -88,13 +89,14 @@ def _table(quick: bool):
 
 def _reinforce(quick: bool):
     from ..benchmarks import moons
-    from ..strategies.base import run
+    from ..experiment.runner import run
     from ..strategies.reinforce import Reinforce
 
     bench = moons.load()
     n = 300 if quick else 2000
     t = median_time(lambda: run(Reinforce(bench.space, seed=0), bench, n), repeat=1 if quick else 3)
-    return [("REINFORCE on NAS-Bench-Moons (ask+query+tell)", n / t, "rollouts/s", f"batch 10, {n} rollouts")]
+    return [("REINFORCE on NAS-Bench-Moons (experiment.run: ask+query+tell)", n / t, "rollouts/s",
+             f"batch 10, {n} rollouts")]
 
 
 SECTIONS = {"moons-trainer": _trainer, "moons-table": _table, "reinforce": _reinforce}
