@@ -300,6 +300,10 @@ SMALL_PARAMETERS: dict[str, Any] = {
     "ABLATION_NEIGHBOURS": (50,),
     "ABLATION_ALPHAS": (None, 6.0),  # two settings in all: shaped and unshaped
     "REUSE_STEPS": 3000,         # env steps of the NB201 agent of the reuse table
+    # notebook 07 (experiments)
+    "TRIALS": 400,               # trials of the experiment started, stopped and resumed
+    "STOP_AFTER": 0.5,           # seconds before it is stopped
+    "COMPARE_TRIALS": 60,        # trials per experiment of the comparison
 }
 
 
