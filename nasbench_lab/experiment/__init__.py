@@ -29,7 +29,7 @@ _LAZY = {
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    if name in {"runner", "protocol", "experiment", "config", "store", "records"}:
+    if name in {"runner", "protocol", "experiment", "config", "store", "records", "studies", "dashboard", "commands"}:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -5,8 +5,11 @@ Every entry obeys one contract (tests/test_strategies_contract.py):
 
 * a seed -> its own ``np.random.Generator``; no global RNG state touched,
 * ``state_dict()`` / ``load_state_dict()`` so a run can be resumed,
-* multi-trial: ``cls(space, seed=0)`` with ``ask() -> arch`` and ``tell(arch, metrics)``,
-* incremental: ``cls(benchmark, seed=0)`` with ``act(observation, info) -> int``.
+* one construction: ``cls(space, seed=0, **hyperparameters)``,
+* multi-trial: ``ask() -> arch`` and ``tell(arch, metrics)``,
+* incremental: ``act(observation, info) -> int`` on what the environment shows.
+
+Any entry runs through ``nasbench_lab.experiment.run`` (tests/test_runner_contract.py).
 """
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ log as an uninterrupted one (the wall-clock columns aside).
 >>> bench = nl.benchmarks.load("moons")                                     # doctest: +SKIP
 >>> result = train(bench, ApexConfig.small(total_steps=50_000), seed=0)     # doctest: +SKIP
 >>> result.log[["env_steps", "mean_final_validation"]].tail()              # doctest: +SKIP
->>> nl.env.run_protocol(bench, ["random_walk", result.agent])               # doctest: +SKIP
+>>> nl.run_protocol(bench, ["random_walk", result.agent])                   # doctest: +SKIP
 """
 from __future__ import annotations
 
