@@ -10,7 +10,7 @@ notebook runs at the paper's budgets for a user and at tiny budgets in CI.
 * :func:`load_benchmark` turns a ``BENCHMARK`` parameter into a loaded benchmark, falling back
   to the bundled NAS-Bench-Moons (with a note saying why) when the files are absent.
 * :func:`strategies_for` names the strategies that build on a space (what the protocol
-  and the runner can run there: REINFORCE writes MLP chains only, say).
+  and the runner can run there: REINFORCE writes MLP chains and categorical decisions only, say).
 * :func:`inject_parameters` / :func:`execute` run a notebook with overridden parameters.
 
 >>> import nasbench_lab as nl

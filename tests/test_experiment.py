@@ -28,7 +28,7 @@ from nasbench_lab.experiment import Experiment, ExperimentConfig, ExperimentErro
 from nasbench_lab.experiment.config import ConfigError, parse_duration
 from nasbench_lab.experiment.store import ExperimentStore
 from nasbench_lab.spaces.mlp import ChainSpace
-from nasbench_lab.spaces.nb201 import NB201Space
+from nasbench_lab.spaces.nb101 import NB101Space
 from nasbench_lab.strategies.base import reward_of
 from nasbench_lab.strategies.random_search import RandomSearch
 
@@ -222,21 +222,22 @@ def test_every_strategy_runs_on_moons_and_analysis_draws_them(moons, moons_ref):
 
 
 @STRATEGIES
-def test_strategies_on_nb201_and_reinforce_is_refused(nb201):
-    for name in ("random_search", "random_walk", "local_search"):
-        exp = Experiment(ExperimentConfig(benchmark=nb201, strategy=name, max_trial_number=40, seed=0))
-        assert exp.run(), name
-        f = exp.trials()
-        assert len(f) >= 1 and (f["status"] == "SUCCEEDED").all()
-        np.testing.assert_allclose(f["test"], [nb201.query_key(k).test_accuracy for k in f["key"]])
+def test_all_four_strategies_on_nb201(nb201):
+    """Random search, random walk, local search and REINFORCE (over NB201's six edge
+    decisions) run through the Experiment on the shared table; values are the table's."""
     for bench in (nb201, "nb201"):
-        cfg = ExperimentConfig(benchmark=bench, strategy="reinforce", max_trial_number=40,
-                               benchmark_options={} if bench is nb201 else {"path": str(nb201_path()),
-                                                                             **NB201_OPTIONS})
-        with pytest.raises(ConfigError, match=r"reinforce.*nb201.*ChainSpace"):
-            Experiment(cfg).run()
-    assert Experiment.get_all_experiments_metadata() and all(
-        e["status"] == "DONE" for e in Experiment.get_all_experiments_metadata())  # the refused ones left nothing
+        for name in ("random_search", "random_walk", "local_search", "reinforce"):
+            cfg = ExperimentConfig(benchmark=bench, strategy=name, max_trial_number=40, seed=0,
+                                   benchmark_options={} if bench is nb201 else {"path": str(nb201_path()),
+                                                                                 **NB201_OPTIONS})
+            exp = Experiment(cfg)
+            assert exp.run(), name
+            f = exp.trials()
+            assert len(f) >= 1 and (f["status"] == "SUCCEEDED").all()
+            np.testing.assert_allclose(f["test"], [nb201.query_key(k).test_accuracy for k in f["key"]])
+            if name == "reinforce":
+                assert len(f) == 40 and f["key"].nunique() > 20
+    assert all(e["status"] == "DONE" for e in Experiment.get_all_experiments_metadata())
 
 
 # -- 3. stop and resume -------------------------------------------------------------------
@@ -551,24 +552,24 @@ def test_bad_durations_are_refused():
             parse_duration(bad)
 
 
-class _OverNB201(Benchmark):
-    """A benchmark over the NB201 space without the table: a non-chain space for reinforce."""
+class _OverNB101(Benchmark):
+    """A benchmark over the NB101 space without the table: a space reinforce cannot write."""
 
-    name = "over-nb201"
+    name = "over-nb101"
 
     def __init__(self):
         super().__init__()
-        self.space = NB201Space()
+        self.space = NB101Space()
 
     def _lookup(self, archs, **options):
         return Metrics(np.full(len(archs), 0.5), np.full(len(archs), 0.5))
 
 
 def test_a_strategy_that_does_not_fit_the_space_is_refused():
-    with pytest.raises(ConfigError, match=r"strategy 'reinforce' does not fit the 'nb201' space.*ChainSpace"):
-        Experiment(ExperimentConfig(benchmark=_OverNB201(), strategy="reinforce", max_trial_number=5)).run()
+    with pytest.raises(ConfigError, match=r"strategy 'reinforce' does not fit the 'nb101' space.*categorical"):
+        Experiment(ExperimentConfig(benchmark=_OverNB101(), strategy="reinforce", max_trial_number=5)).run()
     # the same benchmark runs a strategy that fits
-    assert Experiment(ExperimentConfig(benchmark=_OverNB201(), strategy="random_search", max_trial_number=5)).run()
+    assert Experiment(ExperimentConfig(benchmark=_OverNB101(), strategy="random_search", max_trial_number=5)).run()
 
 
 def test_bad_yaml_is_refused_naming_the_line_or_the_field(tmp_path):

@@ -58,8 +58,9 @@ def test_apex_config_follows_the_job_budget(tmp_path):
 
 
 def test_protocol_agents_ask_each_class_to_build_on_the_space():
-    """REINFORCE joins the protocol where it builds on the space (MLP chains), and is
-    left out, with a note naming the misfit, elsewhere: decided by the class, not by name."""
+    """REINFORCE joins the protocol where it builds on the space (MLP chains, NB201's
+    decisions), and is left out, with a note naming the misfit, elsewhere (NB101): decided
+    by the class, not by name."""
     from conftest import chain_benchmark
     from nasbench_lab import spaces
 
@@ -69,12 +70,19 @@ def test_protocol_agents_ask_each_class_to_build_on_the_space():
                                                            "reinforce"]
     assert notes == []
 
-    class CellBenchmark:
+    class CellBenchmark:  # NB201's six categorical decisions: REINFORCE writes them too
         name, space = "cells", spaces.get("nb201")
 
     assert main_job.protocol_agents(CellBenchmark(), notes=notes) == ["random_search", "random_walk",
-                                                                     "local_search"]
-    assert len(notes) == 1 and "cells: reinforce left out" in notes[0] and "ChainSpace" in notes[0]
+                                                                     "local_search", "reinforce"]
+    assert notes == []
+
+    class GraphBenchmark:  # NB101 cells are neither chains nor a fixed product of decisions
+        name, space = "graphs", spaces.get("nb101")
+
+    assert main_job.protocol_agents(GraphBenchmark(), notes=notes) == ["random_search", "random_walk",
+                                                                      "local_search"]
+    assert len(notes) == 1 and "graphs: reinforce left out" in notes[0] and "categorical decisions" in notes[0]
 
     class RenamedChains:  # a chain space under another name still gets REINFORCE
         name, space = "nb201", chain.space

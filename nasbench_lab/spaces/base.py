@@ -97,6 +97,20 @@ class SearchSpace(abc.ABC):
             out[i] = self.encode(a)
         return out
 
+    def decisions(self) -> list[tuple[str, tuple]]:
+        """The space as a fixed sequence of categorical decisions ``[(name, choices), ...]``
+        (for TPE, grid search and RL controllers); spaces that are not such a product
+        raise NotImplementedError."""
+        raise NotImplementedError(f"the {self.name} space is not a fixed sequence of categorical decisions")
+
+    def to_decisions(self, arch: Any) -> list:
+        """The value of every decision of ``arch`` (see :meth:`decisions`)."""
+        raise NotImplementedError(f"the {self.name} space is not a fixed sequence of categorical decisions")
+
+    def from_decisions(self, values: Sequence) -> Any:
+        """The architecture of one value per decision (see :meth:`decisions`)."""
+        raise NotImplementedError(f"the {self.name} space is not a fixed sequence of categorical decisions")
+
     def from_key(self, key: str) -> Any:  # pragma: no cover - optional
         """Rebuild an architecture from its key where the key is invertible."""
         raise NotImplementedError(f"the {self.name} space cannot rebuild an architecture from a key")

@@ -281,6 +281,20 @@ class NB201Space(SearchSpace):
     def from_key(self, key: str) -> Cell:
         return Cell.from_string(key)
 
+    def decisions(self) -> list[tuple[str, tuple]]:
+        """One decision per edge (string order), choosing among :data:`OPS`.
+
+        >>> NB201Space().decisions()[0]
+        ('edge 0->1', ('none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3'))
+        """
+        return [(f"edge {j}->{i}", OPS) for i, j in EDGES]
+
+    def to_decisions(self, arch: Any) -> list[str]:
+        return list(self.validate(arch).ops)
+
+    def from_decisions(self, values) -> Cell:
+        return Cell(tuple(values))
+
     def index(self, arch: Any) -> int:
         """Official benchmark index of ``arch``."""
         return self.validate(arch).index

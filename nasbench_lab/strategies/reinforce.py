@@ -1,11 +1,15 @@
-"""REINFORCE with a GRU controller over MLP chains (the HalfMoons NAS system).
+"""REINFORCE with a GRU controller (the HalfMoons NAS system), over MLP chains or any
+space of categorical decisions.
 
-The controller is one ``GRUCell`` and one linear layer. It writes a chain token by
-token: a layer width (1, 2, 4, 8, 16) or ``stop`` at every layer boundary, then that
-layer's activation (Sigmoid, Tanh, ReLU, LeakyReLU); at ``max_depth`` layers it stops.
-Each step feeds the embedding of the previous token (a start token first) to the GRU,
-and the linear layer turns the hidden state into logits over the 10 tokens, of which
-the ones that are not allowed at that position are masked out.
+The controller is one ``GRUCell`` and one linear layer. It writes an architecture token
+by token. Over MLP chains (the HalfMoons system): a layer width (1, 2, 4, 8, 16) or
+``stop`` at every layer boundary, then that layer's activation (Sigmoid, Tanh, ReLU,
+LeakyReLU); at ``max_depth`` layers it stops. Over a space that is a fixed sequence of
+categorical decisions (``space.decisions()``, e.g. NAS-Bench-201's six edge operations):
+one token per decision, chosen among that decision's values. Each step feeds the
+embedding of the previous token (a start token first) to the GRU, and the linear layer
+turns the hidden state into logits over the vocabulary, of which the tokens that are not
+allowed at that position are masked out.
 
 Learning (Williams 1992, as in Zoph & Le 2016): after every ``batch_size`` rollouts the
 controller takes one Adam step on
@@ -38,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..paths import torch_threads
-from ..spaces.mlp import ACTIVATIONS, WIDTHS, Chain
+from ..spaces.mlp import ACTIVATIONS, WIDTHS, Chain, ChainSpace
 from .base import MultiTrialStrategy
 
 #: token ids: widths 0..4, activations 5..8, stop 9; the start input is 10
@@ -85,6 +89,61 @@ def _tokens(chain: Chain, max_depth: int) -> list[int]:
     return out
 
 
+class _ChainProgram:
+    """Chains as token sequences: width/stop and activation tokens (variable length)."""
+
+    def __init__(self, space) -> None:
+        self.space, self.max_depth = space, int(space.max_depth)
+        self.vocab, self.start, self.stop = VOCAB, START, STOP
+        self.length = 2 * self.max_depth
+        self.masks = np.stack([_mask(p, self.max_depth) for p in range(2 * self.max_depth + 1)])
+
+    def tokens(self, arch) -> list[int]:
+        return _tokens(self.space.validate(arch), self.max_depth)
+
+    def arch(self, tokens: list[int]) -> Chain:
+        layers = [(WIDTHS[tokens[i]], ACTIVATIONS[tokens[i + 1] - N_WIDTH]) for i in range(0, len(tokens), 2)]
+        return Chain(tuple(layers))
+
+
+class _DecisionProgram:
+    """A fixed sequence of categorical decisions: one token per decision, decision i's
+    values occupying their own range of the vocabulary (no stop token)."""
+
+    def __init__(self, space) -> None:
+        self.space = space
+        self.choices = [tuple(c) for _, c in space.decisions()]
+        if not self.choices or any(len(c) == 0 for c in self.choices):
+            raise ValueError(f"the {getattr(space, 'name', space)!r} space has an empty decision")
+        sizes = [len(c) for c in self.choices]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+        self.vocab = int(sum(sizes))
+        self.start, self.stop = self.vocab, None
+        self.length = len(self.choices)
+        self.masks = np.zeros((self.length + 1, self.vocab), dtype=bool)
+        for i, (o, n) in enumerate(zip(self.offsets, sizes)):
+            self.masks[i, o: o + n] = True
+
+    def tokens(self, arch) -> list[int]:
+        values = self.space.to_decisions(arch)
+        return [o + c.index(v) for o, c, v in zip(self.offsets, self.choices, values)]
+
+    def arch(self, tokens: list[int]):
+        return self.space.from_decisions([c[t - o] for o, c, t in zip(self.offsets, self.choices, tokens)])
+
+
+def _program(space):
+    """How the controller writes architectures of ``space``; TypeError where it cannot."""
+    if isinstance(space, ChainSpace):
+        return _ChainProgram(space)
+    try:
+        space.decisions()
+    except (NotImplementedError, AttributeError):
+        raise TypeError(f"Reinforce writes MLP chains or a fixed sequence of categorical decisions "
+                        f"(space.decisions()); the {getattr(space, 'name', space)!r} space is neither") from None
+    return _DecisionProgram(space)
+
+
 def _mask(position: int, max_depth: int):
     """Boolean mask over the 10 tokens allowed at ``position`` (even: width/stop; odd: activation)."""
     m = np.zeros(VOCAB, dtype=bool)
@@ -97,11 +156,12 @@ def _mask(position: int, max_depth: int):
 
 
 class Reinforce(MultiTrialStrategy):
-    """REINFORCE controller over chains of ``space`` (a ``ChainSpace`` or a benchmark on one).
+    """REINFORCE controller over ``space``: a ``ChainSpace``, or any space with
+    ``decisions()`` (NAS-Bench-201); other spaces raise TypeError naming it.
 
     ``Reinforce(space, seed=0, config=None, **overrides)``: ``overrides`` replace fields
-    of ``ReinforceConfig``. ``most_probable()`` decodes the greedy chain; ``best`` is the
-    best (chain, reward) told so far.
+    of ``ReinforceConfig``. ``most_probable()`` decodes the greedy architecture; ``best``
+    is the best (architecture, reward) told so far.
     """
 
     name = "reinforce"
@@ -111,18 +171,16 @@ class Reinforce(MultiTrialStrategy):
         from torch import nn
 
         super().__init__(space, seed)
-        self.max_depth = getattr(self.space, "max_depth", None)
-        if self.max_depth is None:
-            raise TypeError(f"Reinforce writes MLP chains; it needs a ChainSpace, got {self.space!r}")
+        self.program = _program(self.space)
         self.config = dataclasses.replace(config or ReinforceConfig(), **overrides)
         cfg = self.config
         self.torch_rng = torch.Generator().manual_seed(self.seed)
         # the controller's initial weights come from the seed too (not from global state)
         init = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
         with torch.random.fork_rng(devices=[]):  # the modules' default init draws from the global generator
-            self.embedding = nn.Embedding(VOCAB + 1, cfg.embedding_size)
+            self.embedding = nn.Embedding(self.program.vocab + 1, cfg.embedding_size)
             self.cell = nn.GRUCell(cfg.embedding_size, cfg.hidden_size)
-            self.head = nn.Linear(cfg.hidden_size, VOCAB)
+            self.head = nn.Linear(cfg.hidden_size, self.program.vocab)
         with torch.no_grad():
             for p in self.parameters():
                 if p.dim() > 1:
@@ -131,7 +189,7 @@ class Reinforce(MultiTrialStrategy):
                     bound = 1.0 / np.sqrt(cfg.hidden_size)
                 p.uniform_(-bound, bound, generator=init)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr)
-        self._masks = torch.as_tensor(np.stack([_mask(p, self.max_depth) for p in range(2 * self.max_depth + 1)]))
+        self._masks = torch.as_tensor(self.program.masks)
         self.baseline: float | None = None
         self.entropy_coef = cfg.entropy_coef
         self.updates = 0
@@ -148,36 +206,35 @@ class Reinforce(MultiTrialStrategy):
         logits = self.head(hidden).masked_fill(~self._masks[position], float("-inf"))
         return torch.log_softmax(logits, dim=-1), hidden
 
-    def _decode(self, greedy: bool) -> Chain:
+    def _decode(self, greedy: bool):
         import torch
 
+        program = self.program
         with torch.no_grad(), torch_threads(self.config.threads):
-            token = torch.tensor([START])
+            token = torch.tensor([program.start])
             hidden = torch.zeros(1, self.config.hidden_size)
             tokens: list[int] = []
-            for position in range(2 * self.max_depth + 1):
-                if position == 2 * self.max_depth:
-                    break  # max_depth layers written: the chain ends
+            for position in range(program.length):  # at the full length the architecture ends
                 logp, hidden = self._step(token, hidden, position)
                 if greedy:
                     t = int(logp.argmax())
                 else:
                     t = int(torch.multinomial(logp.exp()[0], 1, generator=self.torch_rng))
-                if t == STOP:
+                if t == program.stop:
                     break
                 tokens.append(t)
                 token = torch.tensor([t])
-        layers = [(WIDTHS[tokens[i]], ACTIVATIONS[tokens[i + 1] - N_WIDTH]) for i in range(0, len(tokens), 2)]
-        return Chain(tuple(layers))
+        return program.arch(tokens)
 
-    def log_prob(self, chains: list) -> tuple[Any, Any]:
-        """Log-probability and summed entropy of each chain under the controller (teacher forcing)."""
+    def log_prob(self, archs: list) -> tuple[Any, Any]:
+        """Log-probability and summed entropy of each architecture under the controller
+        (teacher forcing)."""
         import torch
 
-        seqs = [_tokens(self.space.validate(c), self.max_depth) for c in chains]
+        seqs = [self.program.tokens(a) for a in archs]
         n, length = len(seqs), max(len(s) for s in seqs)
         hidden = torch.zeros(n, self.config.hidden_size)
-        token = torch.full((n,), START, dtype=torch.long)
+        token = torch.full((n,), self.program.start, dtype=torch.long)
         logp_sum = torch.zeros(n)
         ent_sum = torch.zeros(n)
         for position in range(length):
@@ -193,12 +250,12 @@ class Reinforce(MultiTrialStrategy):
         return logp_sum, ent_sum
 
     # -- ask / tell -------------------------------------------------------------------
-    def ask(self) -> Chain:
-        """Sample one chain from the controller."""
+    def ask(self):
+        """Sample one architecture from the controller."""
         return self._decode(greedy=False)
 
-    def most_probable(self) -> Chain:
-        """The greedy (most probable token at every step) chain."""
+    def most_probable(self):
+        """The greedy (most probable token at every step) architecture."""
         return self._decode(greedy=True)
 
     def _observe(self, arch: Any, reward: float, metrics: Any) -> None:
@@ -247,7 +304,7 @@ class Reinforce(MultiTrialStrategy):
             "baseline": self.baseline,
             "entropy_coef": self.entropy_coef,
             "updates": self.updates,
-            "buffer": [(c.key, r) for c, r in self._buffer],
+            "buffer": [(self.space.key(c), r) for c, r in self._buffer],
         })
         return state
 
@@ -263,7 +320,7 @@ class Reinforce(MultiTrialStrategy):
         self.baseline = state["baseline"]
         self.entropy_coef = state["entropy_coef"]
         self.updates = state["updates"]
-        self._buffer = [(Chain.from_key(k), r) for k, r in state["buffer"]]
+        self._buffer = [(self.space.from_key(k), r) for k, r in state["buffer"]]
 
 
 __all__ = ["Reinforce", "ReinforceConfig"]
