@@ -140,7 +140,7 @@ class ExperimentConfig:
     """the experiment id (None: a new random id); must be unused."""
     protocol: dict = dataclasses.field(default_factory=dict)
     """``ProtocolConfig`` fields for incremental agents (``n_neighbours``, ``max_steps``, ``alpha``, ...)."""
-    journal_batch: int = 512
+    journal_batch: int = 2048
     """in-process trials journalled per SQLite transaction (with the strategy's state)."""
 
     # -- checks -------------------------------------------------------------------------

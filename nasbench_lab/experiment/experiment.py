@@ -15,7 +15,7 @@ How trials run:
 * **in-process** (tabular, surrogate and proxy benchmarks: ``benchmark.live`` is False):
   ask, query, tell, one trial after the other; the journal is written in batches
   (``journal_batch`` trials and the strategy's ``state_dict`` per transaction, at least
-  every quarter second). A crash loses at most the unwritten batch, which the resumed
+  every half second). A crash loses at most the unwritten batch, which the resumed
   experiment recomputes from the checkpointed state: the trace is identical to an
   uninterrupted run with the same seed.
 * **live** (``benchmark.live`` True, or an ``evaluator`` function): every trial in its own
@@ -58,7 +58,7 @@ from .records import FINISHED, TrialJob, TrialMetricData, TrialResult, job_id
 from .store import ExperimentError, ExperimentStore, Registry, dumps_arch, experiments_root
 
 #: seconds between journal commits on the in-process path, at most
-COMMIT_INTERVAL = 0.25
+COMMIT_INTERVAL = 0.5
 
 
 def _new_id() -> str:
@@ -390,14 +390,21 @@ class Experiment:
             rows, last_commit = [], time.time()
 
         max_trials, deadline = self._limits()
+        stop = self._stop_event.is_set
+        clock = time.time
+        key = space.key
+        nan = math.nan
         while True:
-            if self._stop_event.is_set() or n + len(rows) >= max_trials or (deadline and time.time() >= deadline):
-                break
+            # per trial: stop flag, limits, ask, query, tell, one journal row; every
+            # ``batch`` trials (or COMMIT_INTERVAL seconds) one transaction
             if not rows:
                 self._apply_updates(strategy)
                 space = self._objects["space"]  # keys of the updated space's archs
+                key = space.key
                 max_trials, deadline = self._limits()
-            t0 = time.time()
+            t0 = clock()
+            if stop() or n + len(rows) >= max_trials or (deadline is not None and t0 >= deadline):
+                break
             try:
                 arch = strategy.ask()
             except StopIteration:
@@ -407,18 +414,24 @@ class Experiment:
             try:
                 metrics = bench.query(arch)
                 v = float(metrics.validation_accuracy)
-                te = float(getattr(metrics, "test_accuracy", math.nan))
+                te = float(getattr(metrics, "test_accuracy", nan))
             except Exception as e:  # noqa: BLE001 - a failed trial, recorded with its traceback
-                metrics, v, te, error = None, math.nan, math.nan, "".join(traceback.format_exception(e))
-            ok = v == v
-            if not ok and error is None:
-                error = "the evaluator returned no validation accuracy (NaN)"
-            told = self._told(ok, v, runner)
-            strategy.tell(arch, metrics if ok else told)
+                metrics, v, te, error = None, nan, nan, "".join(traceback.format_exception(e))
+            if v == v:
+                worst = runner["worst"]
+                if worst is None or v < worst:
+                    runner["worst"] = v
+                strategy.tell(arch, metrics)
+                status, told = "SUCCEEDED", v
+            else:
+                error = error or "the evaluator returned no validation accuracy (NaN)"
+                told = self._told(False, v, runner)
+                strategy.tell(arch, told)
+                status = "FAILED"
             trial = n + len(rows) + 1
-            rows.append((trial, trial, "SUCCEEDED" if ok else "FAILED", space.key(arch), None, v, te, told, t0,
-                         time.time(), error))
-            if len(rows) >= batch or time.time() - last_commit >= COMMIT_INTERVAL:
+            t1 = clock()
+            rows.append((trial, trial, status, key(arch), None, v, te, told, t0, t1, error))
+            if len(rows) >= batch or t1 - last_commit >= COMMIT_INTERVAL:
                 n += len(rows)
                 commit()
         n += len(rows)
