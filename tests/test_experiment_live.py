@@ -166,7 +166,10 @@ def test_stop_cancels_running_trials_and_resume_runs_them_again():
     assert exp.get_status() == "STOPPED"
     statuses = [j.status for j in exp.list_trial_jobs()]
     assert "RUNNING" not in statuses and len([s for s in statuses if s == "SUCCEEDED"]) < 3
-    again = Experiment.resume(exp.id, strategy=_scripted(archs))
+    with pytest.raises(Exception, match="live objects .*space"):  # a space object is not rebuilt from its name
+        Experiment.resume(exp.id, strategy=_scripted(archs))
+    # the evaluator, a module-level function, is re-imported by its name
+    again = Experiment.resume(exp.id, strategy=_scripted(archs), space=SPACE)
     jobs = again.list_trial_jobs()
     assert [j.hyperParameters["key"] for j in jobs] == ["8-ReLU", "16-ReLU", "8-ReLU|8-ReLU"]
     assert [j.status for j in jobs] == ["SUCCEEDED"] * 3

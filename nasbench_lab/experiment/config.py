@@ -206,9 +206,22 @@ class ExperimentConfig:
         return parse_duration(self.trial_timeout)
 
     @property
+    def live_fields(self) -> list[str]:
+        """The fields holding live objects (a Benchmark, a strategy instance, ...), not names."""
+        out = []
+        for k in ("space", "strategy", "benchmark", "evaluator"):
+            v = getattr(self, k)
+            if _name_of(v) == v:
+                continue
+            if k == "evaluator" and callable(v) and not isinstance(v, type) and "<" not in getattr(v, "__qualname__", "<"):
+                continue  # a module-level function is re-imported by its name
+            out.append(k)
+        return out
+
+    @property
     def serialisable(self) -> bool:
         """Whether every field is a plain value (names, not live objects)."""
-        return all(_name_of(getattr(self, k)) == getattr(self, k) for k in ("space", "strategy", "benchmark", "evaluator"))
+        return not self.live_fields
 
     # -- (de)serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict:

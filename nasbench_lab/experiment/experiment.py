@@ -222,7 +222,7 @@ class Experiment:
         store = ExperimentStore(scratch, create=True)
         store.set_meta(id=self.id, config=self.config.to_dict(), created=time.time(), elapsed=0.0,
                        status="INITIALIZED", strategy=self._label(), benchmark=self._bench_name(),
-                       serialisable=self.config.serialisable)
+                       serialisable=self.config.serialisable, live_fields=self.config.live_fields)
         store.close()
         os.replace(scratch, folder)
         reg.add(self.id, self.config.name, folder, "INITIALIZED")
@@ -631,10 +631,12 @@ class Experiment:
         experiment, after it ended (``wait_completion``) or while it runs in the background."""
         exp = cls._open(experiment_id, benchmark=benchmark, strategy=strategy, space=space, evaluator=evaluator)
         meta = exp._store.meta()
-        if not meta.get("serialisable", True) and all(o is None for o in (benchmark, strategy, space, evaluator)):
-            raise ExperimentError(f"experiment {experiment_id!r} was built from live objects "
-                                  f"(benchmark {meta.get('benchmark')!r}, strategy {meta.get('strategy')!r}); "
-                                  "pass them again: Experiment.resume(id, benchmark=..., strategy=...)")
+        given = {"benchmark": benchmark, "strategy": strategy, "space": space, "evaluator": evaluator}
+        missing = [f for f in meta.get("live_fields", []) if given.get(f) is None]
+        if not meta.get("serialisable", True) and missing:
+            names = ", ".join(f"{f} {meta['config'].get(f)!r}" for f in missing)
+            raise ExperimentError(f"experiment {experiment_id!r} was built from live objects ({names}); pass them "
+                                  f"again: Experiment.resume(id, {', '.join(f'{f}=...' for f in missing)})")
         if exp._status in ("DONE", "NO_MORE_TRIAL") and not exp._limit(exp._store.n_trials()):
             pass  # a raised limit (update_max_trial_number) lets a finished experiment go on
         if exp._status == "RUNNING":
@@ -664,7 +666,8 @@ class Experiment:
     # -- changing a running experiment --------------------------------------------------
     def _persist_config(self) -> None:
         if self._store is not None:
-            self._store.set_meta(config=self.config.to_dict(), serialisable=self.config.serialisable)
+            self._store.set_meta(config=self.config.to_dict(), serialisable=self.config.serialisable,
+                                 live_fields=self.config.live_fields)
 
     def update_max_trial_number(self, value: int) -> None:
         """Raise or lower the trial limit, also while it runs."""
