@@ -114,7 +114,6 @@ class Experiment:
         self._kills: set[int] = set()
         self._pending_space: Any = None
         self._objects: dict[str, Any] = {}
-        self._resuming = False
         self._read_only = False
         self._session_start: float | None = None
         self._elapsed_before = 0.0
@@ -637,8 +636,6 @@ class Experiment:
             names = ", ".join(f"{f} {meta['config'].get(f)!r}" for f in missing)
             raise ExperimentError(f"experiment {experiment_id!r} was built from live objects ({names}); pass them "
                                   f"again: Experiment.resume(id, {', '.join(f'{f}=...' for f in missing)})")
-        if exp._status in ("DONE", "NO_MORE_TRIAL") and not exp._limit(exp._store.n_trials()):
-            pass  # a raised limit (update_max_trial_number) lets a finished experiment go on
         if exp._status == "RUNNING":
             pid = Registry().get(experiment_id).get("pid")
             if pid not in (None,) and _alive(pid) and pid != _own_pid():
@@ -646,7 +643,6 @@ class Experiment:
         exp._store.check_writable()
         exp._status = "INITIALIZED"
         exp.progress = progress
-        exp._resuming = True
         Registry().update(experiment_id, pid=_own_pid())
         if wait_completion:
             exp.run(port=port, debug=debug)
