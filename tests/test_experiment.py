@@ -28,7 +28,7 @@ from nasbench_lab.experiment import Experiment, ExperimentConfig, ExperimentErro
 from nasbench_lab.experiment.config import ConfigError, parse_duration
 from nasbench_lab.experiment.store import ExperimentStore
 from nasbench_lab.spaces.mlp import ChainSpace
-from nasbench_lab.spaces.nb101 import NB101Space
+from nasbench_lab.spaces.nb201 import NB201Space
 from nasbench_lab.strategies.base import reward_of
 from nasbench_lab.strategies.random_search import RandomSearch
 
@@ -552,24 +552,34 @@ def test_bad_durations_are_refused():
             parse_duration(bad)
 
 
-class _OverNB101(Benchmark):
-    """A benchmark over the NB101 space without the table: a space reinforce cannot write."""
+class _OpaqueCells(NB201Space):
+    """NAS-Bench-201 cells without a decision encoding: a space REINFORCE cannot write."""
 
-    name = "over-nb101"
+    name = "opaque-cells"
+
+    def decisions(self):
+        raise NotImplementedError("opaque cells are not a sequence of decisions")
+
+
+class _OverOpaqueCells(Benchmark):
+    """A constant benchmark over ``_OpaqueCells``."""
+
+    name = "over-opaque-cells"
 
     def __init__(self):
         super().__init__()
-        self.space = NB101Space()
+        self.space = _OpaqueCells()
 
     def _lookup(self, archs, **options):
         return Metrics(np.full(len(archs), 0.5), np.full(len(archs), 0.5))
 
 
 def test_a_strategy_that_does_not_fit_the_space_is_refused():
-    with pytest.raises(ConfigError, match=r"strategy 'reinforce' does not fit the 'nb101' space.*categorical"):
-        Experiment(ExperimentConfig(benchmark=_OverNB101(), strategy="reinforce", max_trial_number=5)).run()
+    with pytest.raises(ConfigError, match=r"strategy 'reinforce' does not fit the 'opaque-cells' space.*categorical"):
+        Experiment(ExperimentConfig(benchmark=_OverOpaqueCells(), strategy="reinforce", max_trial_number=5)).run()
     # the same benchmark runs a strategy that fits
-    assert Experiment(ExperimentConfig(benchmark=_OverNB101(), strategy="random_search", max_trial_number=5)).run()
+    assert Experiment(ExperimentConfig(benchmark=_OverOpaqueCells(), strategy="random_search",
+                                       max_trial_number=5)).run()
 
 
 def test_bad_yaml_is_refused_naming_the_line_or_the_field(tmp_path):
