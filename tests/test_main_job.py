@@ -58,9 +58,9 @@ def test_apex_config_follows_the_job_budget(tmp_path):
 
 
 def test_protocol_agents_ask_each_class_to_build_on_the_space():
-    """REINFORCE joins the protocol where it builds on the space (MLP chains, NB201's
-    decisions), and is left out, with a note naming the misfit, elsewhere (NB101): decided
-    by the class, not by name."""
+    """REINFORCE joins the protocol where it builds on the space (MLP chains, a decision
+    encoding), and is left out, with a note naming the misfit, elsewhere: decided by the
+    class, not by name."""
     from conftest import chain_benchmark
     from nasbench_lab import spaces
 
@@ -77,11 +77,17 @@ def test_protocol_agents_ask_each_class_to_build_on_the_space():
                                                                      "local_search", "reinforce"]
     assert notes == []
 
-    class GraphBenchmark:  # NB101 cells are neither chains nor a fixed product of decisions
-        name, space = "graphs", spaces.get("nb101")
+    class Opaque(type(spaces.get("nb201"))):  # cells without a decision encoding
+        name = "opaque"
 
-    assert main_job.protocol_agents(GraphBenchmark(), notes=notes) == ["random_search", "random_walk",
-                                                                      "local_search"]
+        def decisions(self):
+            raise NotImplementedError
+
+    class OpaqueBenchmark:
+        name, space = "graphs", Opaque()
+
+    assert main_job.protocol_agents(OpaqueBenchmark(), notes=notes) == ["random_search", "random_walk",
+                                                                       "local_search"]
     assert len(notes) == 1 and "graphs: reinforce left out" in notes[0] and "categorical decisions" in notes[0]
 
     class RenamedChains:  # a chain space under another name still gets REINFORCE

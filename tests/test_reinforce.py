@@ -37,9 +37,37 @@ def test_registry_and_contract():
     assert agent.trials == 1 and agent.best == (chain, 0.8)
     with pytest.raises(TypeError, match="MLP chains or a fixed sequence of categorical decisions"):
         Reinforce(object(), seed=0)
-    from nasbench_lab.spaces.darts import DartsSpace
-    with pytest.raises(TypeError, match="'darts' space is neither"):
-        Reinforce(DartsSpace(), seed=0)
+    from nasbench_lab.spaces.nb201 import NB201Space
+
+    class Opaque(NB201Space):  # cells without a decision encoding
+        name = "opaque"
+
+        def decisions(self):
+            raise NotImplementedError
+
+    with pytest.raises(TypeError, match="'opaque' space is neither"):
+        Reinforce(Opaque(), seed=0)
+
+
+def test_invalid_decision_vectors_are_drawn_again_nb101():
+    """About a quarter of NB101 decision vectors are invalid graphs: ask() draws again and
+    only ever returns valid cells (the trace stays seeded)."""
+    from nasbench_lab.spaces.nb101 import NB101Space
+
+    space = NB101Space()
+    agent, twin = Reinforce(space, seed=2), Reinforce(space, seed=2)
+    cells = [agent.ask() for _ in range(40)]
+    assert all(space.is_valid(c) for c in cells)
+    assert [space.key(c) for c in cells] == [space.key(twin.ask()) for _ in range(40)]
+    from nasbench_lab.spaces.base import InvalidArchitecture
+
+    invalid = 0
+    for _ in range(200):  # the raw controller does draw invalid vectors, so the retry is exercised
+        try:
+            agent._decode(greedy=False)
+        except InvalidArchitecture:
+            invalid += 1
+    assert invalid > 0
 
 
 def test_controller_over_categorical_decisions_nb201():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import collections.abc
 from typing import Any, Hashable, Sequence
 
 import numpy as np
@@ -33,6 +34,32 @@ def as_index(value, what: str = "index") -> int:
     kind = type(value).__name__
     raise InvalidIndex(f"{what} must be an integer, got {value!r} ({kind}); non-integral values are "
                        "refused, not truncated")
+
+
+def check_decision_values(space: str, decisions, values) -> list:
+    """``values`` as a list of exact choices of ``decisions``, or InvalidArchitecture naming
+    the decision. Integer choices take Python/numpy integers (never booleans or floats),
+    string choices strings; nothing is coerced."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (collections.abc.Sequence, np.ndarray)):
+        raise InvalidArchitecture(f"{space} decisions: expected a sequence of {len(decisions)} values, "
+                                  f"got {type(values).__name__}")
+    if len(values) != len(decisions):
+        raise InvalidArchitecture(f"{space} decisions: expected {len(decisions)} values (one per decision), "
+                                  f"got {len(values)}")
+    out = []
+    for (name, choices), v in zip(decisions, values):
+        for c in choices:
+            if isinstance(c, str):
+                if isinstance(v, str) and v == c:
+                    break
+            elif (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                  and int(v) == c):
+                break
+        else:
+            raise InvalidArchitecture(f"{space} decisions: {name!r} = {v!r} is not one of its choices "
+                                      f"{choices}")
+        out.append(c)
+    return out
 
 
 class SearchSpace(abc.ABC):

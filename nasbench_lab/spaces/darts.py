@@ -56,7 +56,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import InvalidArchitecture, SearchSpace
+from .base import InvalidArchitecture, SearchSpace, check_decision_values
 from .nb201 import draw_nodes, encode_nodes
 
 #: the 7 operations, in NAS-Bench-301 configuration-space order
@@ -385,6 +385,70 @@ class DartsSpace(SearchSpace):
     def from_key(self, key: str) -> Genotype:
         return Genotype.from_key(key)
 
+    # -- categorical decisions ---------------------------------------------------------
+    def decisions(self) -> list[tuple[str, tuple]]:
+        """Per cell (normal, then reduce), per intermediate node ``2..5`` (its source id):
+        ``"<cell> node k input 1"``, ``"... input 2"`` (choices: the earlier sources
+        ``0 .. k-1``; 0 and 1 are the cell inputs), ``"... op 1"``, ``"... op 2"``
+        (choices :data:`OPS`); op ``e`` sits on the edge from input ``e``. 32 decisions.
+
+        >>> d = DartsSpace().decisions()
+        >>> len(d), d[0], d[4][0], d[4][1], d[16][0]
+        (32, ('normal node 2 input 1', (0, 1)), 'normal node 3 input 1', (0, 1, 2), 'reduce node 2 input 1')
+        """
+        return list(_DECISIONS)
+
+    def to_decisions(self, arch: Any) -> list:
+        """The decision values of ``arch``, from its canonical form: within a node, input
+        1 is the smaller source (ties impossible), so equal keys give equal vectors.
+
+        >>> space = DartsSpace()
+        >>> cell = (("skip_connect", 1), ("sep_conv_3x3", 0)) + (("max_pool_3x3", 0), ("avg_pool_3x3", 2)) * 3
+        >>> space.to_decisions(Genotype(cell, cell))[:8]
+        [0, 1, 'sep_conv_3x3', 'skip_connect', 0, 2, 'max_pool_3x3', 'avg_pool_3x3']
+        """
+        g = self.validate(arch)
+        out: list = []
+        for ct in CELL_TYPES:
+            c = canonical_cell(g.cell(ct))
+            for k in range(NUM_NODES):
+                (op1, in1), (op2, in2) = c[2 * k], c[2 * k + 1]
+                out += [in1, in2, op1, op2]
+        return out
+
+    def from_decisions(self, values: Sequence) -> Genotype:
+        """The genotype of one value per decision (see :meth:`decisions`).
+
+        Values must be exactly choices of their decision (integer sources, never
+        booleans or floats; op names); the two inputs of a node must differ. Anything
+        else raises :class:`InvalidArchitecture` naming the decision or the node.
+
+        >>> space = DartsSpace()
+        >>> v = [0, 1, "skip_connect", "sep_conv_3x3"] * 8
+        >>> space.from_decisions(v).normal[:2]
+        (('skip_connect', 0), ('sep_conv_3x3', 1))
+        >>> space.from_decisions(v) == space.from_decisions(space.to_decisions(space.from_decisions(v)))
+        True
+        >>> v[4:6] = [2, 2]
+        >>> space.from_decisions(v)
+        Traceback (most recent call last):
+        ...
+        nasbench_lab.spaces.base.InvalidArchitecture: darts decisions: normal node 3 reads source 2 as input 1 and input 2; the two inputs of a node must be distinct
+        """
+        values = check_decision_values("darts", _DECISIONS, values)
+        cells = []
+        per_cell = 4 * NUM_NODES
+        for c, ct in enumerate(CELL_TYPES):
+            pairs: list = []
+            for k in range(NUM_NODES):
+                in1, in2, op1, op2 = values[c * per_cell + 4 * k: c * per_cell + 4 * k + 4]
+                if in1 == in2:
+                    raise InvalidArchitecture(f"darts decisions: {ct} node {k + 2} reads source {in1} as "
+                                              "input 1 and input 2; the two inputs of a node must be distinct")
+                pairs += [(op1, in1), (op2, in2)]
+            cells.append(tuple(pairs))
+        return Genotype(*cells)
+
     # -- sampling ---------------------------------------------------------------------
     def sample_cell(self, rng: np.random.Generator) -> tuple[tuple[str, int], ...]:
         """Uniform over canonical cells: per node a uniform pair of distinct sources, uniform ops."""
@@ -475,6 +539,13 @@ class DartsSpace(SearchSpace):
             m, labels = to_nodes(g.cell(ct))
             draw_nodes(m, labels, ax=ax, title=f"{ct} cell")
         return axes
+
+
+#: the decisions of :meth:`DartsSpace.decisions`: per cell, per node (input 1, input 2, op 1, op 2)
+_DECISIONS: tuple[tuple[str, tuple], ...] = tuple(
+    (f"{ct} node {k + 2} {what}", tuple(range(k + 2)) if what.startswith("input") else OPS)
+    for ct in CELL_TYPES for k in range(NUM_NODES) for what in ("input 1", "input 2", "op 1", "op 2"))
+
 
 
 __all__ = ["Genotype", "DartsSpace", "OPS", "NODE_LABELS", "EDGE_START", "CONFIG_PREFIX",

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import InvalidArchitecture, SearchSpace, as_index
+from .base import InvalidArchitecture, SearchSpace, as_index, check_decision_values
 
 WIDTHS: tuple[int, ...] = (1, 2, 4, 8, 16)
 ACTIVATIONS: tuple[str, ...] = ("Sigmoid", "Tanh", "ReLU", "LeakyReLU")
@@ -196,6 +196,54 @@ class ChainSpace(SearchSpace):
     def from_key(self, key: str) -> Chain:
         return self.validate(Chain.from_key(key))
 
+    # -- categorical decisions ---------------------------------------------------------
+    def decisions(self) -> list[tuple[str, tuple]]:
+        """``depth`` (choices ``0 .. max_depth``), then for every layer slot ``i = 1 ..
+        max_depth`` ``"layer i width"`` (choices :data:`WIDTHS`) and ``"layer i
+        activation"`` (choices :data:`ACTIVATIONS`): ``1 + 2 * max_depth`` decisions.
+        Slots beyond the depth are inactive (see :meth:`from_decisions`).
+
+        >>> ChainSpace(max_depth=2).decisions()
+        [('depth', (0, 1, 2)), ('layer 1 width', (1, 2, 4, 8, 16)), ('layer 1 activation', ('Sigmoid', 'Tanh', 'ReLU', 'LeakyReLU')), ('layer 2 width', (1, 2, 4, 8, 16)), ('layer 2 activation', ('Sigmoid', 'Tanh', 'ReLU', 'LeakyReLU'))]
+        """
+        out: list[tuple[str, tuple]] = [("depth", tuple(range(self.max_depth + 1)))]
+        for i in range(1, self.max_depth + 1):
+            out += [(f"layer {i} width", WIDTHS), (f"layer {i} activation", ACTIVATIONS)]
+        return out
+
+    def to_decisions(self, arch: Any) -> list:
+        """The decision values of ``arch``; the unused slots beyond its depth are filled
+        with the first choices, ``WIDTHS[0]`` and ``ACTIVATIONS[0]`` (``1, "Sigmoid"``),
+        so each chain has one canonical vector.
+
+        >>> ChainSpace(max_depth=3).to_decisions(Chain([(8, "Tanh")]))
+        [1, 8, 'Tanh', 1, 'Sigmoid', 1, 'Sigmoid']
+        """
+        chain = self.validate(arch)
+        out: list = [chain.depth]
+        for i in range(self.max_depth):
+            w, a = chain.layers[i] if i < chain.depth else (WIDTHS[0], ACTIVATIONS[0])
+            out += [w, a]
+        return out
+
+    def from_decisions(self, values) -> Chain:
+        """The chain of one value per decision (see :meth:`decisions`): its first ``depth``
+        layer slots. Slots beyond the depth are ignored, but every value, used or not,
+        must be exactly one of its decision's choices (integer widths and depth, never
+        booleans or floats); otherwise :class:`InvalidArchitecture` names the decision.
+
+        >>> space = ChainSpace(max_depth=2)
+        >>> space.from_decisions([1, 16, "ReLU", 4, "Tanh"]).key
+        '16-ReLU'
+        >>> space.from_decisions([2, 16, "ReLU", 3, "Tanh"])
+        Traceback (most recent call last):
+        ...
+        nasbench_lab.spaces.base.InvalidArchitecture: mlp decisions: 'layer 2 width' = 3 is not one of its choices (1, 2, 4, 8, 16)
+        """
+        values = check_decision_values("mlp", self.decisions(), values)
+        depth = values[0]
+        return Chain(tuple((values[1 + 2 * i], values[2 + 2 * i]) for i in range(depth)))
+
     # -- enumeration ------------------------------------------------------------------
     def index(self, arch: Any) -> int:
         """Position of ``arch`` in ``enumerate()`` (computed, no enumeration needed)."""
@@ -305,6 +353,7 @@ class ChainSpace(SearchSpace):
 
     def __repr__(self) -> str:
         return f"<ChainSpace 'mlp' max_depth={self.max_depth}, size={self.size:,}>"
+
 
 
 __all__ = ["ACTIVATIONS", "Chain", "ChainSpace", "LAYER_TYPES", "MAX_LAYERS", "WIDTHS"]

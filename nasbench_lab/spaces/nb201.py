@@ -43,7 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import InvalidArchitecture, SearchSpace, as_index
+from .base import InvalidArchitecture, SearchSpace, as_index, check_decision_values
 
 #: the 5 operations, in the official order of the NAS-Bench-201 search space
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -293,7 +293,7 @@ class NB201Space(SearchSpace):
         return list(self.validate(arch).ops)
 
     def from_decisions(self, values) -> Cell:
-        return Cell(tuple(values))
+        return Cell(tuple(check_decision_values("nb201", self.decisions(), values)))
 
     def index(self, arch: Any) -> int:
         """Official benchmark index of ``arch``."""

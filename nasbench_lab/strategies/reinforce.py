@@ -250,12 +250,27 @@ class Reinforce(MultiTrialStrategy):
         return logp_sum, ent_sum
 
     # -- ask / tell -------------------------------------------------------------------
+    #: invalid decision vectors (NB101 graphs whose output is unreachable, ...) are drawn
+    #: again, at most this many times in a row
+    max_invalid_draws: int = 1000
+
     def ask(self):
-        """Sample one architecture from the controller."""
-        return self._decode(greedy=False)
+        """Sample one architecture from the controller. A draw that is not a valid
+        architecture (``from_decisions`` raises ``InvalidArchitecture``) is drawn again:
+        the controller learns only from architectures that were evaluated."""
+        from ..spaces.base import InvalidArchitecture
+
+        for _ in range(self.max_invalid_draws):
+            try:
+                return self._decode(greedy=False)
+            except InvalidArchitecture:
+                continue
+        raise RuntimeError(f"Reinforce: {self.max_invalid_draws} draws in a row were invalid architectures of the "
+                           f"{getattr(self.space, 'name', 'space')!r} space")
 
     def most_probable(self):
-        """The greedy (most probable token at every step) architecture."""
+        """The greedy (most probable token at every step) architecture; raises
+        ``InvalidArchitecture`` where that decision vector is not valid."""
         return self._decode(greedy=True)
 
     def _observe(self, arch: Any, reward: float, metrics: Any) -> None:
