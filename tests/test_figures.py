@@ -232,3 +232,14 @@ def test_save_writes_png_and_pdf(tmp_path):
 
 def test_figures_registry_covers_paper_figures():
     assert sorted(figures.FIGURES) == [3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+
+
+def test_anytime_ranking_draws_one_line_per_strategy():
+    from nasbench_lab.analysis import figures as figs
+
+    ranks = pd.DataFrame({"agent": ["random_search"] * 3 + ["tpe"] * 3, "query": [1, 2, 3] * 2,
+                          "mean_rank": [1.5, 1.8, 1.9, 1.5, 1.2, 1.1], "n_pairs": 10})
+    fig = figs.anytime_ranking(ranks)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["Random Search", "TPE"]
+    assert ax.yaxis_inverted() and "10 paired runs" in ax.get_title()

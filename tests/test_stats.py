@@ -240,3 +240,37 @@ def test_improvements_pick_test_or_validation():
     imp = stats.improvements(ep)
     assert imp.attrs["metric"] == "validation"
     np.testing.assert_allclose(imp["improvement"], [0.2, -0.1])
+
+
+def test_anytime_ranks_against_a_loop():
+    """Mean ranks per query equal a plain loop over paired runs (ties share the mean rank,
+    no report yet ranks last, unpaired runs are left out)."""
+    import itertools
+
+    from nasbench_lab.analysis.stats import anytime_ranks
+
+    rng = np.random.default_rng(4)
+    rows = []
+    curves = {}
+    for agent, seed in itertools.product(("a", "b", "c"), range(5)):
+        v = np.maximum.accumulate(np.round(rng.uniform(0.5, 0.9, 6), 1))  # coarse: ties happen
+        if agent == "c" and seed == 0:
+            v[:2] = np.nan  # no report before query 3
+        curves[agent, seed] = v
+        rows += [("bench", agent, seed, 0, 0, q + 1, x) for q, x in enumerate(v)]
+    rows.append(("bench", "a", 99, 0, 0, 1, 0.99))  # a run no other agent has: not ranked
+    frame = pd.DataFrame(rows, columns=["benchmark", "agent", "seed", "set", "run", "query", "best_validation"])
+    got = anytime_ranks(frame, "validation").set_index(["agent", "query"])["mean_rank"]
+    for q in range(6):
+        totals = {a: 0.0 for a in "abc"}
+        for seed in range(5):
+            vals = {a: (-np.inf if np.isnan(curves[a, seed][q]) else curves[a, seed][q]) for a in "abc"}
+            for a in "abc":
+                better = sum(vals[b] > vals[a] for b in "abc")
+                ties = sum(vals[b] == vals[a] for b in "abc")
+                totals[a] += better + (ties + 1) / 2
+        for a in "abc":
+            assert got[a, q + 1] == pytest.approx(totals[a] / 5)
+    assert set(anytime_ranks(frame, "validation")["n_pairs"]) == {5}
+    with pytest.raises(ValueError, match="compares agents"):
+        anytime_ranks(frame[frame["agent"] == "a"], "validation")

@@ -43,13 +43,15 @@ from . import stats
 AGENT_LABELS = {
     "random_search": "Random Search", "random_walk": "Random Walk", "local_search": "Local Search",
     "apex": "Ape-X", "ape_x": "Ape-X", "reinforce": "REINFORCE", "regularized_evolution": "Evolution",
-    "evolution": "Evolution", "tpe": "TPE", "bananas": "BANANAS",
+    "evolution": "Evolution", "tpe": "TPE", "bananas": "BANANAS", "random": "Random (NNI)",
+    "grid_search": "Grid Search", "policy_based_rl": "PolicyBasedRL",
 }
 #: fixed order of the known agents (plots list agents in this order)
-AGENT_ORDER = ["random_search", "random_walk", "local_search", "apex", "ape_x", "reinforce",
-               "regularized_evolution", "evolution", "tpe", "bananas"]
+AGENT_ORDER = ["random_search", "random", "grid_search", "random_walk", "local_search", "apex", "ape_x",
+               "reinforce", "policy_based_rl", "regularized_evolution", "evolution", "tpe", "bananas"]
 _KNOWN_COLOURS = {"random_search": 0, "random_walk": 1, "local_search": 2, "apex": 3, "ape_x": 3,
-                  "reinforce": 4, "regularized_evolution": 5, "evolution": 5, "tpe": 6, "bananas": 8}
+                  "reinforce": 4, "regularized_evolution": 5, "evolution": 5, "tpe": 6, "bananas": 8,
+                  "random": 7, "grid_search": 9, "policy_based_rl": 8}
 
 
 def agent_label(agent: str) -> str:
@@ -444,6 +446,26 @@ def neighbours_vs_accuracy(neighbours, accuracy, max_points: int = 50_000, seed:
 # --------------------------------------------------------------------------------------
 # Fig. 16: throughput
 # --------------------------------------------------------------------------------------
+def anytime_ranking(ranks: pd.DataFrame, title: str | None = None):
+    """Mean rank of each strategy per query budget (the frame of ``stats.anytime_ranks``;
+    1 = best), one line per strategy, log-scaled queries."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for agent in order_agents(ranks["agent"].unique()):
+        sub = ranks[ranks["agent"] == agent].sort_values("query")
+        ax.plot(sub["query"], sub["mean_rank"], label=agent_label(agent), color=agent_colour(agent))
+    n = int(ranks["n_pairs"].iloc[0]) if len(ranks) else 0
+    ax.set_xscale("log")
+    ax.set_xlabel("queries")
+    ax.set_ylabel("mean rank (1 = best)")
+    ax.invert_yaxis()
+    ax.set_title(title or f"Anytime ranking over {n} paired runs")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
 def throughput(frame: pd.DataFrame):
     """Fig. 16: environment steps per second vs degree of vectorisation (log-log).
 
@@ -517,7 +539,7 @@ FIGURES = {
 }
 
 __all__ = [
-    "AGENT_LABELS", "AGENT_ORDER", "FIGURES", "agent_colour", "agent_label", "best_so_far_curves",
+    "AGENT_LABELS", "AGENT_ORDER", "FIGURES", "agent_colour", "agent_label", "anytime_ranking", "best_so_far_curves",
     "improvement_histograms", "initial_vs_improvement", "local_optimum", "neighbours_vs_accuracy",
     "order_agents", "sampler_histograms", "save", "shaped", "shaping_curves", "shaping_histogram",
     "throughput", "training_curves",

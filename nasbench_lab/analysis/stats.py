@@ -376,6 +376,46 @@ def bootstrap_mean_ci(values, n_resamples: int = 5000, confidence: float = 0.95,
                        distribution=dist if keep_distribution else None)
 
 
+def anytime_ranks(frame: pd.DataFrame, kind: str = "reported", max_query: int | None = None) -> pd.DataFrame:
+    """Mean rank of every agent at every query budget (1 = best), over paired runs.
+
+    Runs of different agents are paired by ``(benchmark, seed, set, run)``; only the
+    pairs every agent has are ranked. At each query q the agents of one pair are ranked
+    by their best-so-far (``kind`` as in :func:`best_so_far`; higher is better, ties share
+    the mean rank, an agent with no report yet ranks last), and the ranks are averaged
+    over pairs. Returns a long frame ``agent, query, mean_rank, n_pairs``.
+
+    >>> f = pd.DataFrame({"benchmark": "b", "agent": ["a", "a", "b", "b"], "seed": 0, "set": 0,
+    ...                   "run": 0, "query": [1, 2, 1, 2], "best_validation": [.5, .5, .4, .6]})
+    >>> anytime_ranks(f, "validation").pivot(index="query", columns="agent", values="mean_rank").values.tolist()
+    [[1.0, 2.0], [2.0, 1.0]]
+    """
+    keys = ["benchmark", "seed", "set", "run"]
+    agents = list(dict.fromkeys(frame["agent"]))
+    if len(agents) < 2:
+        raise ValueError(f"anytime_ranks compares agents; the frame has {agents}")
+    per_agent, pairs = {}, None
+    for agent in agents:
+        sub = frame[frame["agent"] == agent]
+        bsf = best_so_far(sub, kind=kind, max_query=max_query)
+        ids = [tuple(k) for k in sub.groupby(_RUN_KEYS, sort=True).size().index.droplevel("agent")]
+        per_agent[agent] = dict(zip(ids, bsf.values))
+        pairs = set(ids) if pairs is None else pairs & set(ids)
+    if not pairs:
+        raise ValueError(f"no run {keys} is shared by every agent: nothing to rank")
+    pairs = sorted(pairs)
+    width = min(len(next(iter(per_agent[a].values()))) for a in agents)
+    if max_query is not None:
+        width = min(width, int(max_query))
+    # (pairs, agents, queries); a NaN (no report yet) ranks below every number
+    cube = np.stack([np.stack([per_agent[a][p][:width] for a in agents], axis=0) for p in pairs])
+    cube = np.where(np.isnan(cube), -np.inf, cube)
+    ranks = stats.rankdata(-cube, axis=1, method="average")
+    mean = ranks.mean(axis=0)  # (agents, queries)
+    rows = [(a, q + 1, float(mean[i, q]), len(pairs)) for i, a in enumerate(agents) for q in range(width)]
+    return pd.DataFrame(rows, columns=["agent", "query", "mean_rank", "n_pairs"])
+
+
 def curve_summary(frame: pd.DataFrame, kind: str = "reported", max_query: int | None = None,
                   n_resamples: int = 5000, confidence: float = 0.95, seed: int = 0,
                   method: str = "percentile") -> pd.DataFrame:
@@ -598,7 +638,7 @@ def _finite(x) -> np.ndarray:
 
 __all__ = [
     "KINDS", "KIND_LABELS", "BestSoFar", "BootstrapCI", "Correlation", "Spread",
-    "add_best_so_far", "best_so_far", "bootstrap_mean_ci", "correlations", "curve_summary",
+    "add_best_so_far", "anytime_ranks", "best_so_far", "bootstrap_mean_ci", "correlations", "curve_summary",
     "episode_accuracy", "implied_critical_value", "improvements", "metric_column",
     "moving_average", "normal_ci", "normality", "percentile_intervals", "skew",
     "t_goodness_of_fit",
