@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "run": ".runner", "trials": ".runner", "Trial": ".runner", "build_strategy": ".runner",
+    "run": ".runner", "compare": ".runner", "trials": ".runner", "Trial": ".runner", "build_strategy": ".runner",
     "resolve_benchmark": ".runner", "query_rows": ".runner",
     "ProtocolConfig": ".protocol", "ProtocolResult": ".protocol", "run_protocol": ".protocol",
     "initial_state_sets": ".protocol", "query_frame": ".protocol", "save_frame": ".protocol",

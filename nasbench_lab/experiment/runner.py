@@ -192,5 +192,29 @@ def _incremental_run(strategy, bench, space, budget, seed, options, protocol, la
     raise RuntimeError(f"{label}: {size} episodes charged fewer than {budget} queries")
 
 
-__all__ = ["Trial", "build_strategy", "query_rows", "resolve_benchmark", "run", "strategy_class",
+def compare(strategies, benchmark: Any, budget: int, seeds=range(10), *, strategy_options: dict | None = None,
+            protocol: ProtocolConfig | None = None, progress: bool = False):
+    """Every strategy of ``strategies`` for every seed, one search of ``budget`` queries each,
+    as one query frame (the input of ``analysis``: best-so-far curves, tables, ranks).
+
+    ``strategy_options``: ``{name: {...}}`` hyperparameters per strategy.
+
+    >>> frame = compare(["random_search", "regularized_evolution"], bench, 300, seeds=range(100))  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    bench = resolve_benchmark(benchmark)
+    seeds = list(seeds)
+    jobs = [(s, seed) for s in strategies for seed in seeds]
+    it = jobs
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(jobs, desc="compare", unit="run")
+    frames = [run(s, bench, budget, seed=seed, protocol=protocol,
+                  strategy_options=(strategy_options or {}).get(strategy_label(s))) for s, seed in it]
+    return conform(pd.concat(frames, ignore_index=True), QUERY_COLUMNS)
+
+
+__all__ = ["Trial", "build_strategy", "compare", "query_rows", "resolve_benchmark", "run", "strategy_class",
            "strategy_label", "trials"]
