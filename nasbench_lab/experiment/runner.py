@@ -105,10 +105,14 @@ class Trial:
 
 
 def trials(strategy, benchmark, budget: int, start: int = 1) -> Iterator[Trial]:
-    """Ask, query, tell: yields each ``Trial`` after the strategy was told its result."""
+    """Ask, query, tell: yields each ``Trial`` after the strategy was told its result; ends
+    early when the strategy has nothing more to ask (``ask`` raises StopIteration)."""
     space = getattr(benchmark, "space", None) or getattr(strategy, "space", None)
     for index in range(int(start), int(budget) + 1):
-        arch = strategy.ask()
+        try:
+            arch = strategy.ask()
+        except StopIteration:  # nothing more to ask (a finite space exhausted): the search ends
+            return
         metrics = benchmark.query(arch)
         strategy.tell(arch, metrics)
         key = space.key(arch) if space is not None else benchmark.key(arch)

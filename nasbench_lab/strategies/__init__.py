@@ -21,7 +21,14 @@ REGISTRY: dict[str, str] = {
     "local_search": "nasbench_lab.strategies.local_search:LocalSearch",
     "reinforce": "nasbench_lab.strategies.reinforce:Reinforce",
     "apex": "nasbench_lab.strategies.apex:ApexAgent",
+    # NNI's multi-trial strategies (over the spaces' decision encodings)
+    "random": "nasbench_lab.strategies.random:Random",
+    "grid_search": "nasbench_lab.strategies.grid_search:GridSearch",
+    "regularized_evolution": "nasbench_lab.strategies.regularized_evolution:RegularizedEvolution",
 }
+
+#: NNI's class names, importable as ``from nasbench_lab.strategies import GridSearch``
+_CLASSES = {"Random": "random", "GridSearch": "grid_search", "RegularizedEvolution": "regularized_evolution"}
 
 
 def names() -> list[str]:
@@ -38,4 +45,10 @@ def get(name: str):
     return getattr(importlib.import_module(module), attr)
 
 
-__all__ = ["REGISTRY", "get", "names"]
+def __getattr__(name: str):
+    if name in _CLASSES:
+        return get(_CLASSES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["REGISTRY", "get", "names", *_CLASSES]
