@@ -100,10 +100,12 @@ def test_sigkill_twenty_times_random_search(tmp_path, monkeypatch):
 @pytest.mark.parametrize("strategy, trials, batch", [
     ("regularized_evolution", 8_000, 256),
     pytest.param("reinforce", 400, 16, marks=pytest.mark.slow),
+    pytest.param("tpe", 150, 4, marks=pytest.mark.slow),
 ])
 def test_sigkill_learning_strategies_resume_identically(tmp_path, monkeypatch, strategy, trials, batch):
     """Strategies with state beyond a generator: evolution (population, ages, pending
-    children, seen keys) and REINFORCE (torch weights, Adam state, baseline, entropy
-    schedule), killed 20 times: the resumed trace equals the uninterrupted one."""
+    children, seen keys), REINFORCE (torch weights, Adam state, baseline, entropy
+    schedule) and TPE (the optuna study replayed, the sampler's generators restored),
+    killed 20 times: the resumed trace equals the uninterrupted one."""
     cfg = ExperimentConfig(benchmark="moons", strategy=strategy, max_trial_number=trials, seed=1, journal_batch=batch)
     _kill_and_resume(tmp_path, monkeypatch, cfg, kills=20, seed=1)

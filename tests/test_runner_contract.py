@@ -52,7 +52,7 @@ DEFAULT_BUDGET = 30
 #: episode through the gymnasium env (seconds per run): small budgets there (local search:
 #: one step of 50 shown neighbours).
 BUDGETS = {("local_search", "*"): 150, ("local_search", "nb301"): 50, ("apex", "nb301"): 6,
-           ("random_walk", "nb301"): 8}
+           ("random_walk", "nb301"): 8, ("policy_based_rl", "nb301"): 6, ("tpe", "nb301"): 12}
 
 #: what the runner may warn about without it being a failure here
 EXPECTED_WARNINGS = (".*no cached neighbour table.*",)

@@ -25,10 +25,13 @@ REGISTRY: dict[str, str] = {
     "random": "nasbench_lab.strategies.random:Random",
     "grid_search": "nasbench_lab.strategies.grid_search:GridSearch",
     "regularized_evolution": "nasbench_lab.strategies.regularized_evolution:RegularizedEvolution",
+    "tpe": "nasbench_lab.strategies.tpe:TPE",
+    "policy_based_rl": "nasbench_lab.strategies.policy_based_rl:PolicyBasedRL",
 }
 
 #: NNI's class names, importable as ``from nasbench_lab.strategies import GridSearch``
-_CLASSES = {"Random": "random", "GridSearch": "grid_search", "RegularizedEvolution": "regularized_evolution"}
+_CLASSES = {"Random": "random", "GridSearch": "grid_search", "RegularizedEvolution": "regularized_evolution",
+            "TPE": "tpe", "PolicyBasedRL": "policy_based_rl", "Reinforce": "reinforce"}
 
 
 def names() -> list[str]:
