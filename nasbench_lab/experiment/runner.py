@@ -169,6 +169,7 @@ def _incremental_run(strategy, bench, space, budget, seed, options, protocol, la
     """The first search run of the protocol on one set of initial states drawn from
     ``seed``; the set grows until its episodes charge the budget."""
     import dataclasses
+    import warnings
 
     base = protocol or ProtocolConfig()
     if isinstance(strategy, (str, type)):
@@ -184,8 +185,6 @@ def _incremental_run(strategy, bench, space, budget, seed, options, protocol, la
     for _ in range(12):
         cfg = dataclasses.replace(base, n_sets=1, set_size=size, budget=budget, seeds=(int(seed),),
                                   initial_seed=int(seed))
-        import warnings
-
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*fewer than one run of budget.*")
             result = run_protocol(bench, agents, cfg, progress=progress, space=space)

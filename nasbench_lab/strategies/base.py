@@ -23,6 +23,7 @@ the ``Experiment`` for a durable one), which writes the one query frame of ``sch
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -86,10 +87,20 @@ class MultiTrialStrategy:
         NaN (a failed trial). Raises only before changing state."""
 
     def state_dict(self) -> dict:
-        return {"seed": self.seed, "rng": self.rng.bit_generator.state, "trials": self.trials,
-                "failed": self.failed, "best": self.best}
+        state = {"seed": self.seed, "rng": self.rng.bit_generator.state, "trials": self.trials,
+                 "failed": self.failed, "best": self.best}
+        config = getattr(self, "config", None)
+        if dataclasses.is_dataclass(config):
+            state["config"] = dataclasses.asdict(config)
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore ``state``; a state saved with other hyperparameters (``config``) is
+        refused before anything changes."""
+        config = getattr(self, "config", None)
+        if dataclasses.is_dataclass(config) and "config" in state and dataclasses.asdict(config) != state["config"]:
+            raise ValueError(f"state was saved with config {state['config']}, this strategy has "
+                             f"{dataclasses.asdict(config)}")
         self.seed = int(state["seed"])
         self.rng = np.random.default_rng(self.seed)
         self.rng.bit_generator.state = state["rng"]

@@ -359,7 +359,6 @@ class PolicyBasedRL(MultiTrialStrategy):
     def state_dict(self) -> dict:
         state = super().state_dict()
         state.update({
-            "config": dataclasses.asdict(self.config),
             "torch_rng": self.torch_rng.get_state(),
             "modules": [{k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for m in self._modules()],
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
@@ -371,9 +370,6 @@ class PolicyBasedRL(MultiTrialStrategy):
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        if dataclasses.asdict(self.config) != state["config"]:
-            raise ValueError(f"state was saved with config {state['config']}, this strategy has "
-                             f"{dataclasses.asdict(self.config)}")
         super().load_state_dict(state)
         self.torch_rng.set_state(state["torch_rng"])
         for m, s in zip(self._modules(), state["modules"]):

@@ -251,7 +251,6 @@ class TPE(MultiTrialStrategy):
 
         state = super().state_dict()
         state.update({
-            "config": dataclasses.asdict(self.config),
             "invalid": self.invalid,
             "optuna_version": optuna.__version__,
             "records": copy.deepcopy(self._records),
@@ -266,9 +265,6 @@ class TPE(MultiTrialStrategy):
 
         from optuna.trial import TrialState, create_trial
 
-        if dataclasses.asdict(self.config) != state["config"]:
-            raise ValueError(f"state was saved with config {state['config']}, this strategy has "
-                             f"{dataclasses.asdict(self.config)}")
         super().load_state_dict(state)
         self._new_study()
         with _quiet_optuna():
