@@ -20,6 +20,7 @@ from nasbench_lab.spaces.mlp import ACTIVATIONS, WIDTHS, Chain, ChainSpace
 from nasbench_lab.spaces.nb101 import INTERIOR_OPS, Cell, NB101Space
 from nasbench_lab.spaces.nb201 import OPS as NB201_OPS
 from nasbench_lab.spaces.nb201 import NB201Space
+from test_space_nb101 import random_topological_relabel
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -41,23 +42,6 @@ def check_vector(space, values):
         assert not isinstance(v, bool), name
 
 
-def random_topological_relabel(cell: Cell, rng: np.random.Generator) -> tuple[np.ndarray, list]:
-    """The same graph with its vertices renumbered by a random topological order."""
-    m = cell.matrix.astype(int)
-    n = len(m)
-    indeg = m.sum(axis=0).tolist()
-    ready = [v for v in range(n) if indeg[v] == 0]
-    order = []
-    while ready:
-        v = ready.pop(int(rng.integers(len(ready))))
-        order.append(v)
-        for w in range(n):
-            if m[v, w]:
-                indeg[w] -= 1
-                if indeg[w] == 0:
-                    ready.append(w)
-    perm = np.array(order)
-    return m[np.ix_(perm, perm)], [cell.ops[v] for v in perm]
 
 
 # -- round trips ---------------------------------------------------------------------------
