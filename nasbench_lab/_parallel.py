@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
 import sys
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -80,18 +81,32 @@ def imap(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, *, start_
     nxt = 0  # ordered: the next item to yield
     broken: BaseException | None = None
     ex = ProcessPoolExecutor(min(workers, len(items)), mp_context=mp.get_context(start_method))
+    queue = iter(enumerate(items))
+    futures: dict = {}
+
+    def submit_next() -> None:
+        # an item is pickled here, just before it is submitted: one that cannot be pickled is a
+        # clear error in this process (in the executor's feeder thread it can leave
+        # ``shutdown`` waiting forever on Python 3.11), and only the items in flight are held
+        # pickled (a few per worker)
+        for k, it in queue:
+            futures[ex.submit(_call, fn, _pickled(it, k, desc))] = k
+            return
+
     try:
-        futures = {ex.submit(fn, it): k for k, it in enumerate(items)}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for _ in range(2 * workers):
+            submit_next()
+        while futures:
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
             for f in finished:
-                k, result = futures[f], f.result()  # BrokenProcessPool when a worker died
+                k = futures.pop(f)
+                result = f.result()  # BrokenProcessPool when a worker died
                 if ordered:
                     done[k] = result
                 else:
                     yielded.add(k)
                     yield result
+                submit_next()
             while nxt in done:
                 yielded.add(nxt)
                 yield done.pop(nxt)
@@ -106,6 +121,18 @@ def imap(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, *, start_
     for k, it in enumerate(items):
         if k not in yielded:
             yield done.pop(k) if k in done else fn(it)
+
+
+def _pickled(item: Any, k: int, desc: str) -> bytes:
+    try:
+        return pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as e:  # noqa: BLE001 - every pickling failure says which item
+        raise TypeError(f"{desc}: item {k} cannot be sent to a worker process ({type(e).__name__}: {e}); "
+                        "pass picklable items, or workers=1") from e
+
+
+def _call(fn: Callable[[Any], Any], payload: bytes) -> Any:
+    return fn(pickle.loads(payload))
 
 
 __all__ = ["imap", "spawn_is_safe", "PoolFallbackWarning"]

@@ -5,15 +5,18 @@
 2. train the paper's Ape-X agent (``strategies.apex``, small preset) on every loaded
    benchmark; trainings are checkpointed in ``data/cache/apex/`` and reused by a rerun;
 3. run every strategy that builds on the benchmark's space (random search, random walk,
-   local search, and the HalfMoons REINFORCE controller where the space is the MLP chain
-   space, see :func:`protocol_agents`) and the trained Ape-X agents through the one
+   local search and REINFORCE where they fit the space, see :func:`protocol_agents`) and the trained Ape-X agents through the one
    evaluation protocol (``nasbench_lab.run_protocol``) on every loaded benchmark: one query
    frame per benchmark holds them all (REINFORCE runs by ask/tell, each search run a fresh
    controller), so Fig. 10 and the best-so-far table compare every strategy, and
    REINFORCE's learning curve is drawn from the same frame;
-4. the Ape-X ablation grid of §5 on NAS-Bench-Moons (Figs. 17-19) and, with NAS-Bench-201,
+4. the side-by-side comparison of every strategy (the paper's baselines, NNI's multi-trial
+   strategies, REINFORCE and the trained Ape-X agents) on every loaded benchmark:
+   ``strategy_seeds`` (100) search runs of ``budget`` (300) queries each, through
+   ``experiment.compare`` over ``workers`` processes (:func:`step_strategies`);
+5. the Ape-X ablation grid of §5 on NAS-Bench-Moons (Figs. 17-19) and, with NAS-Bench-201,
    the reuse of the CIFAR-10 agent on CIFAR-100 and ImageNet16-120 (§7);
-5. draw every figure that applies (paper Figs. 3-5, 7-11, 16, 17-19) and write every table
+6. draw every figure that applies (paper Figs. 3-5, 7-11, 16, 17-19) and write every table
    (Markdown, LaTeX, CSV), plus the paper's Tables 1 and 2 as published.
 
 Each step is a function of a shared :class:`Context`; a step whose dependency is missing
@@ -27,6 +30,7 @@ code is 0 only when every step succeeded. Everything is written atomically into
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import traceback
 from pathlib import Path
@@ -80,6 +84,11 @@ class JobConfig:
     """training env steps of each Ape-X ablation run (Figs. 17-19) on NAS-Bench-Moons."""
     ablation_seeds: int = 1
     """seeds per ablation setting."""
+    strategy_seeds: int = 100
+    """search runs (seeds) per strategy of the side-by-side comparison (every multi-trial
+    strategy, the paper's baselines and the trained Ape-X agents, ``notebook.COMPARISON``)."""
+    workers: int = dataclasses.field(default_factory=lambda: max(1, min(8, os.cpu_count() or 1)))
+    """processes of the side-by-side comparison (results do not depend on it)."""
 
     @classmethod
     def from_args(cls, args) -> "JobConfig":
@@ -88,7 +97,7 @@ class JobConfig:
                   out=Path(args.out) if getattr(args, "out", None) else paths.figures_dir(), quick=quick)
         if quick:
             cfg = dataclasses.replace(cfg, n_sets=2, set_size=600, budget=100, n_resamples=500,
-                                      sampler_draws=200, fit_subsample=100,
+                                      sampler_draws=200, fit_subsample=100, strategy_seeds=5,
                                       apex_steps={"moons": 6_144, "nb201": 6_144}, ablation_steps=1_024)
         if getattr(args, "apex_seeds", None):
             cfg = dataclasses.replace(cfg, apex_seeds=int(args.apex_seeds))
@@ -214,6 +223,74 @@ def step_protocol(ctx: Context, name: str) -> list[Path]:
     res = cfg.out / "results"
     return [save_frame(result.episodes, res / f"{name}_episodes.parquet"),
             save_frame(result.queries, res / f"{name}_queries.parquet")]
+
+
+def step_strategies(ctx: Context, name: str) -> list[Path]:
+    """Every strategy side by side on ``name``: the paper's baselines, NNI's multi-trial
+    strategies, REINFORCE and the trained Ape-X agents (``notebook.COMPARISON``, where they
+    fit the space), ``strategy_seeds`` search runs of ``budget`` queries each through the
+    one runner (``experiment.compare``). Draws the best-so-far curves with bootstrap 95%
+    CIs and the mean rank per query budget ("anytime" ranking); writes the table at
+    50/100/150/300 queries and, on NAS-Bench-201, the comparison with the NAS-Bench-201
+    paper's search results."""
+    from .analysis import figures, stats, tables
+    from .experiment.protocol import save_frame
+    from .experiment.runner import compare
+    from .notebook import COMPARISON, strategies_for
+
+    bench = _bench(ctx, name)
+    cfg = ctx.cfg
+    left_out: dict[str, str] = {}
+    names = strategies_for(bench.space, COMPARISON, seed=cfg.seed, show=False, left_out=left_out)
+    for agent, reason in left_out.items():
+        ctx.notes.append(f"{name}: {agent} left out of the strategy comparison ({reason})")
+    seeds = range(cfg.seed, cfg.seed + cfg.strategy_seeds)
+    t0 = time.perf_counter()
+    q = compare([*names, *ctx.agents.get(name, [])], bench, cfg.budget, seeds=seeds, workers=cfg.workers,
+                progress=True)
+    ctx.notes.append(f"{name}: strategy comparison, {q['agent'].nunique()} strategies x {cfg.strategy_seeds} seeds x "
+                     f"{cfg.budget} queries in {time.perf_counter() - t0:.0f} s on {cfg.workers} worker(s)")
+    ctx.queries[f"{name}:strategies"] = q
+    files = [save_frame(q, cfg.out / "results" / f"{name}_strategies_queries.parquet")]
+    runs = f"{cfg.strategy_seeds} runs each"
+    summary = stats.curve_summary(q, max_query=cfg.budget, n_resamples=cfg.n_resamples, seed=cfg.seed)
+    files += ctx.save_fig(figures.best_so_far_curves(summary=summary, title=(
+        f"{name}: every strategy, best architecture found so far ({runs}, 95% bootstrap CI)")),
+        f"strategies_best_so_far_{name}")
+    ranks = stats.anytime_ranks(q, max_query=cfg.budget)
+    files += ctx.save_fig(figures.anytime_ranking(ranks, title=f"{name}: mean rank per query budget ({runs}; 1 = best)"),
+                          f"strategies_anytime_rank_{name}")
+    budgets = tuple(b for b in tables.DEFAULT_BUDGETS if b <= cfg.budget)
+    long = tables.budget_table(q, budgets=budgets, benchmark=name, n_resamples=cfg.n_resamples, seed=cfg.seed)
+    files += tables.write_table(long, f"table_strategies_{name}", out=cfg.out, caption=(
+        f"Every strategy on {name}: best-so-far test accuracy of the best-by-validation architecture "
+        f"(mean ± std over {cfg.strategy_seeds} seeds) and bootstrap 95% CIs at each query budget."))
+    if name == "nb201":
+        files += _reference_table(ctx, long, name)
+    return files
+
+
+def _reference_table(ctx: Context, long, name: str) -> list[Path]:
+    """Ours at 100 and 300 queries next to the NAS-Bench-201 paper's search results."""
+    from .analysis import tables
+
+    budgets = tuple(b for b in (100, 300) if b <= ctx.cfg.budget)
+    refs = tables.load_references()
+    bench = _bench(ctx, name)
+    metric = np.asarray(bench.test if getattr(bench, "has_test", False) else bench.validation, dtype=float)
+    table = tables.reference_table(long, refs, budgets=budgets, optimum=float(np.nanmax(metric)))
+    caption = (f"{name}: ours (mean ± std [bootstrap 95% CI], {ctx.cfg.strategy_seeds} seeds) next to the "
+               f"NAS-Bench-201 paper ({refs['citation'].iloc[0]}), whose runs search under a simulated time "
+               "budget rather than a query budget: roughly comparable only.")
+    files = []
+    md = ctx.cfg.out / f"table_strategies_{name}_references.md"
+    with paths.atomic_write(md, suffix=".md") as tmp:
+        tmp.write_text(f"{caption}\n\n{table.to_markdown(index=False)}\n", encoding="utf-8")
+    files.append(md)
+    csv = md.with_suffix(".csv")
+    with paths.atomic_write(csv, suffix=".csv") as tmp:
+        table.to_csv(tmp, index=False)
+    return files + [csv]
 
 
 def reinforce_trace(ctx: Context, name: str, queries) -> list[Path]:
@@ -581,6 +658,7 @@ def plan(ctx: Context) -> list[tuple[str, Callable[[], list[Path]]]]:
     for n in names:
         steps.append((f"apex {n}", lambda n=n: step_apex(ctx, n)))
         steps.append((f"protocol {n}", lambda n=n: step_protocol(ctx, n)))
+        steps.append((f"strategies {n}", lambda n=n: step_strategies(ctx, n)))
     if "moons" in names:
         steps.append(("apex ablation moons", lambda: step_apex_ablation(ctx, "moons")))
     if "nb201" in names:
@@ -683,4 +761,5 @@ def cli_ablation(args) -> int:
     return 0
 
 
-__all__ = ["Context", "JobConfig", "Missing", "StepReport", "cli_figures", "plan", "protocol_agents", "run"]
+__all__ = ["Context", "JobConfig", "Missing", "StepReport", "cli_figures", "plan", "protocol_agents", "run",
+           "step_strategies"]

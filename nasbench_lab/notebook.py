@@ -188,6 +188,11 @@ def load_benchmark(name: str = "moons", fallback: str = "moons", **options):
 #: the strategies every benchmark's comparison runs, where they fit its space
 #: (the baselines of paper §3.2.3 and the HalfMoons REINFORCE controller)
 STRATEGIES = ("random_search", "random_walk", "local_search", "reinforce")
+#: NNI's multi-trial strategies (``nni.nas.strategy``) plus the generalised REINFORCE controller
+MULTI_TRIAL = ("random", "grid_search", "regularized_evolution", "tpe", "policy_based_rl", "reinforce")
+#: the side-by-side comparison of the main job and notebook 08: the paper's baselines and
+#: every multi-trial strategy (the trained Ape-X agents join where there are any)
+COMPARISON = ("random_search", "random_walk", "local_search", *MULTI_TRIAL)
 
 
 def strategies_for(space, names: Iterable[str] = STRATEGIES, seed: int = 0, show: bool = True,
@@ -304,6 +309,8 @@ SMALL_PARAMETERS: dict[str, Any] = {
     "TRIALS": 400,               # trials of the experiment started, stopped and resumed
     "STOP_AFTER": 0.5,           # seconds before it is stopped
     "COMPARE_TRIALS": 60,        # trials per experiment of the comparison
+    # notebook 08 (multi-trial strategies): BUDGET and RUNS above
+    "WORKERS": 2,                # processes of the side-by-side comparison
 }
 
 
@@ -461,10 +468,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
-    "BENCHMARKS", "BenchmarkStatus", "main", "DESCRIPTIONS", "HOW_TO_GET", "LOAD_OPTIONS",
+    "BENCHMARKS", "BenchmarkStatus", "COMPARISON", "MULTI_TRIAL", "STRATEGIES", "main", "DESCRIPTIONS", "HOW_TO_GET", "LOAD_OPTIONS",
     "SMALL_PARAMETERS", "error_outputs", "execute", "parameter_names", "small_parameters", "inject_parameters", "load_benchmark", "locate",
     "nb101_enumeration_cached", "optional_caches", "parameters_cell_index", "progress",
-    "resolve", "sample_frame", "setup_check", "show", "timed",
+    "resolve", "sample_frame", "setup_check", "show", "strategies_for", "timed",
 ]
 
 

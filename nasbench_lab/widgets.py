@@ -33,6 +33,11 @@ LABELS = {
     "alpha": "alpha (shaping)",
     "N": "N",
     "seed": "seed",
+    "strategy": "strategy",
+    "seeds": "seeds",
+    "population_size": "population (evolution)",
+    "sample_size": "tournament (evolution)",
+    "n_startup_trials": "startup trials (TPE)",
 }
 
 
@@ -193,6 +198,48 @@ def best_so_far_explorer(queries, budget: int | None = None, n_resamples: int = 
                     budget=(min(10, max_q), max_q, max(1, max_q // 30), max_q))
 
 
+#: the options each explorer control sets, per strategy that has them
+STRATEGY_OPTIONS = {"regularized_evolution": ("population_size", "sample_size"), "tpe": ("n_startup_trials",)}
+
+
+def strategy_explorer(benchmark, strategies=None, reference: str | None = "random_search", budget: int = 300,
+                      seeds: int = 5, n_resamples: int = 1000, seed: int = 0) -> Explorer:
+    """Run one multi-trial strategy on ``benchmark`` from controls and draw its best-so-far
+    curve (bootstrap 95% band) next to ``reference``'s (random search) under the same seeds.
+
+    Controls: strategy, query budget, seeds (search runs), the population and tournament
+    sizes of regularized evolution and TPE's startup trials (each applies to its strategy
+    only). Every change reruns the searches through ``experiment.compare``, so keep
+    ``seeds`` and ``budget`` small in a live session (TPE's cost grows with its trials).
+    ``strategies``: registry names (default: NNI's multi-trial strategies that fit the
+    benchmark's space, ``notebook.MULTI_TRIAL``).
+    """
+    from .experiment.runner import compare
+    from .notebook import MULTI_TRIAL, strategies_for
+
+    figures, _, _ = _analysis()
+    names = list(strategies) if strategies is not None else strategies_for(benchmark.space, MULTI_TRIAL, show=False)
+    if not names:
+        raise ValueError("no strategy to explore: none of the given ones fits the benchmark's space")
+    label = getattr(benchmark, "name", "benchmark")
+
+    def draw(strategy, budget, seeds, population_size, sample_size, n_startup_trials):
+        given = {"population_size": population_size, "sample_size": min(sample_size, population_size),
+                 "n_startup_trials": n_startup_trials}
+        options = {strategy: {k: given[k] for k in STRATEGY_OPTIONS.get(strategy, ())}}
+        runs = [strategy] + ([reference] if reference and reference != strategy else [])
+        frame = compare(runs, benchmark, budget, seeds=range(seed, seed + seeds), strategy_options=options)
+        shown = ", ".join(f"{k}={v}" for k, v in options[strategy].items())
+        return figures.best_so_far_curves(frame, max_query=budget, n_resamples=n_resamples, seed=seed,
+                                          title=f"{label}: {strategy}{f' ({shown})' if shown else ''}, "
+                                                f"{seeds} runs, 95% bootstrap band")
+
+    return explorer(draw, title="A multi-trial strategy against random search: pick a strategy and its settings",
+                    strategy=names, budget=(10, max(10, int(budget)), 10, int(budget)),
+                    seeds=(1, max(1, 4 * int(seeds)), 1, int(seeds)), population_size=(2, 200, 2, 100),
+                    sample_size=(1, 100, 1, 25), n_startup_trials=(1, 100, 1, 20))
+
+
 def improvement_explorer(episodes) -> Explorer:
     """Fig. 8 or Fig. 7 for one agent at a time: agent, figure and benchmark dropdowns.
 
@@ -349,5 +396,6 @@ def training_explorer(logs, ablation=None, window: int = 10) -> Explorer:
                     window=(1, 20, 1, int(window)))
 
 
-__all__ = ["APEX_METRICS", "Explorer", "LABELS", "ablation_explorer", "best_so_far_explorer", "explorer",
-           "improvement_explorer", "neighbours_explorer", "shaping_explorer", "training_explorer"]
+__all__ = ["APEX_METRICS", "Explorer", "LABELS", "STRATEGY_OPTIONS", "ablation_explorer", "best_so_far_explorer",
+           "explorer", "improvement_explorer", "neighbours_explorer", "shaping_explorer", "strategy_explorer",
+           "training_explorer"]

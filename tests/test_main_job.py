@@ -15,9 +15,10 @@ def test_quick_config_shrinks_every_size(tmp_path):
     full = main_job.JobConfig.from_args(argparse.Namespace(quick=False, out=str(tmp_path), benchmark=None))
     quick = main_job.JobConfig.from_args(argparse.Namespace(quick=True, out=str(tmp_path), benchmark="moons"))
     assert full.benchmark == quick.benchmark == "moons" and quick.out == tmp_path
-    for f in ("set_size", "budget", "ablation_steps", "n_resamples", "sampler_draws"):
+    for f in ("set_size", "budget", "ablation_steps", "n_resamples", "sampler_draws", "strategy_seeds"):
         assert getattr(quick, f) < getattr(full, f), f
     assert (full.n_sets, full.set_size, full.n_resamples) == (5, 10_000, 5000)  # the paper's protocol
+    assert (full.strategy_seeds, full.budget) == (100, 300)  # the side-by-side comparison
 
 
 def test_run_reports_missing_and_failed_steps_and_keeps_going(tmp_path, monkeypatch):
@@ -155,13 +156,15 @@ def test_quick_main_job_writes_every_figure_and_table(tmp_path, tmp_data):
                "fig08_improvement_histograms_moons", "fig09_local_optimum_moons", "fig10_best_so_far_moons",
                "fig10_best_so_far_oracle_moons", "fig11_neighbours_vs_accuracy_moons", "fig16_throughput",
                "fig17_ablation_gamma_apex_moons", "fig18_ablation_neighbours_apex_moons",
-               "fig19_ablation_alpha_apex_moons", "apex_training_moons", "reinforce_trace_moons"]
+               "fig19_ablation_alpha_apex_moons", "apex_training_moons", "reinforce_trace_moons",
+               "strategies_best_so_far_moons", "strategies_anytime_rank_moons"]
     for name in figures:
         png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
         assert _nontrivial(png, 10_000), name
         assert png.read_bytes()[:4] == b"\x89PNG"
         assert _nontrivial(pdf, 5_000) and pdf.read_bytes()[:5] == b"%PDF-", name
-    for name in ("table_best_so_far_moons", "table1_nb101_published", "table2_nb301_published"):
+    for name in ("table_best_so_far_moons", "table_strategies_moons", "table1_nb101_published",
+                 "table2_nb301_published"):
         md = (tmp_path / f"{name}.md").read_text()
         assert md.count("\n|") >= 4, name
         assert r"\begin{table}" in (tmp_path / f"{name}.tex").read_text()
@@ -187,10 +190,15 @@ def test_quick_main_job_writes_every_figure_and_table(tmp_path, tmp_data):
     tests = pd.read_csv(tmp_path / "improvement_tests_moons.csv")
     assert set(tests.agent) == set(ep.agent) and tests["normaltest_p"].between(0, 1).all()
     assert "| protocol moons | ok |" in (tmp_path / "index.md").read_text()
+    # the side-by-side comparison: every multi-trial strategy, the baselines and Ape-X
+    side = pd.read_csv(tmp_path / "table_strategies_moons.csv")
+    assert set(side.agent) == every | {"random", "grid_search", "regularized_evolution", "tpe", "policy_based_rl"}
     # NAS-Bench-201 joins when its table is beside the project
     if main_job.nb201_path() is not None:
         assert _nontrivial(tmp_path / "fig10_best_so_far_nb201.png", 10_000)
         assert (tmp_path / "table_best_so_far_nb201.md").exists()
+        refs = pd.read_csv(tmp_path / "table_strategies_nb201_references.csv")
+        assert {"REA: 93.92 ± 0.30", "RS: 93.70 ± 0.36"} <= set(refs.published)
         for target in ("cifar100", "imagenet16"):
             reuse = pd.read_csv(tmp_path / f"table_apex_reuse_nb201_to_{target}.csv")
             assert {"apex", "random_search"} <= set(reuse.agent)

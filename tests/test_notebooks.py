@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = ["00_overview", "01_search_spaces", "02_benchmarks", "03_incremental_env",
-            "04_agents_protocol", "05_paper_figures", "06_apex_agent", "07_experiments"]
+            "04_agents_protocol", "05_paper_figures", "06_apex_agent", "07_experiments",
+            "08_multi_trial_strategies"]
 
 def _load_clear_script():
     spec = importlib.util.spec_from_file_location("clear_notebooks", ROOT / "scripts" / "clear_notebooks.py")

@@ -87,6 +87,52 @@ def test_fork_pool_with_a_dying_worker_does_not_hang(tmp_path):
     assert r.stdout.strip() == "[0, 10, 20, 30, 40, 50, 60, 70] ['PoolFallbackWarning']"
 
 
+UNPICKLABLE_SCRIPT = textwrap.dedent("""
+    import threading
+    from nasbench_lab import _parallel
+
+    if __name__ == "__main__":
+        items = [1, 2, threading.Lock(), 4]  # a lock cannot be pickled
+        try:
+            print(list(_parallel.imap(abs, items, workers=2, desc="test map")))
+        except TypeError as e:
+            print("TypeError:", e)
+        print(list(_parallel.imap(abs, [-1, -2, -3, -4, -5, -6, -7], workers=2)))  # the next pool works
+""")
+
+
+def test_an_item_that_cannot_be_pickled_is_a_clear_error_not_a_hang(tmp_path):
+    """An unpicklable item used to reach the executor's feeder thread, after which the
+    pool's shutdown waited forever (Python 3.11); now it is a TypeError naming the item."""
+    script = tmp_path / "unpicklable.py"
+    script.write_text(UNPICKLABLE_SCRIPT)
+    r = _run([str(script)], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    first, second = r.stdout.strip().splitlines()
+    assert first.startswith("TypeError: test map: item 2 cannot be sent to a worker process") and "lock" in first
+    assert second == "[1, 2, 3, 4, 5, 6, 7]"
+
+
+def test_pool_keeps_order_and_yields_every_item_with_few_in_flight(tmp_path):
+    script = tmp_path / "ordered.py"
+    script.write_text(textwrap.dedent("""
+        import time
+        from nasbench_lab import _parallel
+
+        def slow_first(x):
+            time.sleep(0.5 if x == 0 else 0.0)
+            return x * x
+
+        if __name__ == "__main__":
+            print(list(_parallel.imap(slow_first, range(20), workers=2)))
+            print(sorted(_parallel.imap(slow_first, range(20), workers=2, ordered=False)))
+    """))
+    r = _run([str(script)], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    expected = str([x * x for x in range(20)])
+    assert r.stdout.strip().splitlines() == [expected, expected]
+
+
 def test_no_bare_multiprocessing_pool_in_the_package():
     """Every process pool goes through ``nasbench_lab._parallel`` (which cannot hang)."""
     import ast

@@ -42,7 +42,7 @@ from . import stats
 #: display names of the registry's agents (others are shown as given)
 AGENT_LABELS = {
     "random_search": "Random Search", "random_walk": "Random Walk", "local_search": "Local Search",
-    "apex": "Ape-X", "ape_x": "Ape-X", "reinforce": "REINFORCE", "regularized_evolution": "Evolution",
+    "apex": "Ape-X", "ape_x": "Ape-X", "reinforce": "REINFORCE", "regularized_evolution": "Regularized Evolution",
     "evolution": "Evolution", "tpe": "TPE", "bananas": "BANANAS", "random": "Random (NNI)",
     "grid_search": "Grid Search", "policy_based_rl": "PolicyBasedRL",
 }

@@ -74,6 +74,70 @@ def load_published(benchmark: str | None = None, kinds: Sequence[str] = ("publis
     return frame.reset_index(drop=True)
 
 
+def references_path() -> Path:
+    return paths.bundled_dir() / "nb201_search_references.csv"
+
+
+def load_references(path=None) -> pd.DataFrame:
+    """Published NAS-Bench-201 search results (``data/nb201_search_references.csv``) as
+    fractions: ``algorithm, agents`` (our registry names it compares with, a list),
+    ``mean, std, citation, note``. The ``optimum`` row has no agents."""
+    path = Path(path) if path is not None else references_path()
+    if not path.exists():
+        raise FileNotFoundError(f"reference table not found at {path}")
+    frame = pd.read_csv(path, keep_default_na=False)
+    missing = [c for c in ("algorithm", "agents", "mean", "std", "citation") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: lacks columns {missing}")
+    for c in ("mean", "std"):
+        frame[c] = pd.to_numeric(frame[c], errors="raise") / 100.0
+    frame["agents"] = [[a for a in str(v).split(";") if a] for v in frame["agents"]]
+    return frame
+
+
+def reference_table(long: pd.DataFrame, references: pd.DataFrame, budgets: Sequence[int] = (100, 300),
+                    optimum: float | None = None) -> pd.DataFrame:
+    """Our strategies next to published numbers: one row per agent of ``long`` (a
+    :func:`budget_table`) with ``mean ± std [CI]`` at each of ``budgets``, the reference
+    it compares with (``references``, :func:`load_references`), and ``ours - reference``
+    at each budget. References no agent of ``long`` matches (the optimum) are rows of
+    their own; ``optimum`` (the benchmark's best reported accuracy) fills ours there."""
+    rows = []
+    matched = set()
+    ours = long[long["source"] == "ours"]
+    for agent in order_agents(ours["agent"].unique()):
+        g = ours[ours["agent"] == agent].set_index("budget")
+        ref = references[[agent in a for a in references["agents"]]]
+        row = {"strategy": agent_label(agent)}
+        for b in budgets:
+            if b in g.index:
+                r = g.loc[b]
+                row[f"ours at {b} queries"] = (f"{100 * r['mean']:.2f} ± {100 * r['std']:.2f} "
+                                               f"[{100 * r['ci_low']:.2f}, {100 * r['ci_high']:.2f}]")
+            else:
+                row[f"ours at {b} queries"] = "N/A"
+        if len(ref):
+            r0 = ref.iloc[0]
+            matched.add(r0["algorithm"])
+            row["published"] = f"{r0['algorithm']}: {100 * r0['mean']:.2f} ± {100 * r0['std']:.2f}"
+            for b in budgets:
+                row[f"ours - published at {b}"] = (f"{100 * (g.loc[b, 'mean'] - r0['mean']):+.2f}"
+                                                   if b in g.index else "N/A")
+        else:
+            row["published"] = "N/A"
+            for b in budgets:
+                row[f"ours - published at {b}"] = "N/A"
+        rows.append(row)
+    for _, r0 in references.iterrows():
+        if r0["algorithm"] not in matched and not r0["agents"]:
+            row = {"strategy": f"({r0['algorithm']})", "published": f"{100 * r0['mean']:.2f}"}
+            if optimum is not None and r0["algorithm"] == "optimum":
+                row.update({f"ours at {b} queries": f"{100 * optimum:.2f}" for b in budgets})
+                row.update({f"ours - published at {b}": f"{100 * (optimum - r0['mean']):+.2f}" for b in budgets})
+            rows.append(row)
+    return pd.DataFrame(rows).fillna("")
+
+
 def budgets_for(benchmark: str | None) -> tuple[int, ...]:
     """The paper's budgets for ``nb101``/``nb301``, ``DEFAULT_BUDGETS`` otherwise."""
     return PAPER_BUDGETS.get(benchmark or "", DEFAULT_BUDGETS)
@@ -237,5 +301,5 @@ def write_table(long: pd.DataFrame, name: str, out=None, caption: str | None = N
 
 __all__ = [
     "DEFAULT_BUDGETS", "PAPER_BUDGETS", "PAPER_TABLES", "budget_table", "budgets_for", "default_caption",
-    "load_published", "paper_table", "published_path", "to_latex", "to_markdown", "wide_table", "write_table",
+    "load_published", "load_references", "paper_table", "reference_table", "references_path", "published_path", "to_latex", "to_markdown", "wide_table", "write_table",
 ]

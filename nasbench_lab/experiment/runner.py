@@ -23,6 +23,7 @@ frame; it never becomes the best.
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -196,27 +197,55 @@ def _incremental_run(strategy, bench, space, budget, seed, options, protocol, la
 
 
 def compare(strategies, benchmark: Any, budget: int, seeds=range(10), *, strategy_options: dict | None = None,
-            protocol: ProtocolConfig | None = None, progress: bool = False):
+            protocol: ProtocolConfig | None = None, workers: int = 1, progress: bool = False):
     """Every strategy of ``strategies`` for every seed, one search of ``budget`` queries each,
     as one query frame (the input of ``analysis``: best-so-far curves, tables, ranks).
 
-    ``strategy_options``: ``{name: {...}}`` hyperparameters per strategy.
+    ``strategies``: registry names, classes or ready instances (a trained Ape-X agent,
+    say; every run starts from a copy of it, as it was given). ``strategy_options``: ``{name: {...}}`` hyperparameters per strategy.
+
+    ``workers > 1`` spreads the runs over that many processes (``_parallel.imap``: a dead
+    worker is reported and its runs are computed here, never waited for). Every run
+    depends on its strategy and seed only, so the frame is the same for any ``workers``.
+    Each run uses one torch / BLAS thread: the strategies' networks are tiny, and
+    threads fighting over the cores slow them down.
 
     >>> frame = compare(["random_search", "regularized_evolution"], bench, 300, seeds=range(100))  # doctest: +SKIP
     """
     import pandas as pd
 
+    from .._parallel import imap
+
     bench = resolve_benchmark(benchmark)
-    seeds = list(seeds)
-    jobs = [(s, seed) for s in strategies for seed in seeds]
-    it = jobs
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("compare needs at least one seed")
+    workers = max(1, int(workers))
+    # a few chunks per strategy and worker: the slow strategies (TPE, PPO) spread over every worker
+    size = max(1, -(-len(seeds) // (4 * workers))) if workers > 1 else len(seeds)
+    chunks = [(s, bench, seeds[i: i + size], int(budget), (strategy_options or {}).get(strategy_label(s)), protocol)
+              for s in strategies for i in range(0, len(seeds), size)]
+    it = imap(_compare_chunk, chunks, workers, desc="compare")
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(jobs, desc="compare", unit="run")
-    frames = [run(s, bench, budget, seed=seed, protocol=protocol,
-                  strategy_options=(strategy_options or {}).get(strategy_label(s))) for s, seed in it]
+        it = tqdm(it, total=len(chunks), desc=f"compare ({len(seeds)} seeds per strategy)", unit="chunk")
+    frames = [f for chunk in it for f in chunk]
     return conform(pd.concat(frames, ignore_index=True), QUERY_COLUMNS)
+
+
+def _compare_chunk(job) -> list:
+    """The runs of one strategy for a few seeds (a pool task of :func:`compare`)."""
+    from threadpoolctl import threadpool_limits
+
+    from ..paths import torch_threads
+
+    strategy, bench, seeds, budget, options, protocol = job
+    ready = not isinstance(strategy, (str, type))
+    with torch_threads(1), threadpool_limits(1):
+        # a ready instance starts every run as it was given (a copy per run), whatever the chunking
+        return [run(copy.deepcopy(strategy) if ready else strategy, bench, budget, seed=seed, protocol=protocol,
+                    strategy_options=options, label=strategy_label(strategy)) for seed in seeds]
 
 
 __all__ = ["Trial", "build_strategy", "compare", "query_rows", "resolve_benchmark", "run", "strategy_class",

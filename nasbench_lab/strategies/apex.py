@@ -849,16 +849,28 @@ class ApexAgent(IncrementalAgent):
             raise ValueError(f"{path} is not a readable Ape-X agent file ({type(e).__name__}: {e})") from e
         if not isinstance(payload, dict) or payload.get("kind") != "apex-agent":
             raise ValueError(f"{path} is not an Ape-X agent file")
-        config = ApexConfig.from_dict(payload["config"])
-        agent = cls(None, seed=int(payload["seed"]), config=config, input_dim=int(payload["input_dim"]),
-                    device=device or "cpu")
-        agent.space_name = payload.get("space")
-        agent.load_state_dict(payload)
-        agent.label = payload.get("label")
-        return agent
+        return _agent_from_payload(payload, device or "cpu", cls)
+
+    def __reduce__(self):
+        """Pickled as its saved payload (weights, config, seed, label), so an agent crosses
+        into worker processes (``experiment.compare(workers=...)``); the network class is
+        built at run time and cannot be pickled by reference."""
+        return (_agent_from_payload, ({"kind": "apex-agent", **self.state_dict(), "label": self.label},
+                                      self.device))
 
     def __repr__(self) -> str:
         return f"ApexAgent(seed={self.seed}, space={self.space_name!r}, T={self.config.embed_dim})"
+
+
+def _agent_from_payload(payload: dict, device: str = "cpu", cls=None) -> ApexAgent:
+    """The agent of a :meth:`ApexAgent.save` payload (also how an agent is unpickled)."""
+    cls = cls or ApexAgent
+    agent = cls(None, seed=int(payload["seed"]), config=ApexConfig.from_dict(payload["config"]),
+                input_dim=int(payload["input_dim"]), device=device)
+    agent.space_name = payload.get("space")
+    agent.load_state_dict(payload)
+    agent.label = payload.get("label")
+    return agent
 
 
 def load_agent(path, device: str | None = None) -> ApexAgent:
