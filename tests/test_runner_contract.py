@@ -201,3 +201,34 @@ def test_runner_contract(name, bench_name, bench):
         other = _run(name, bench, budget, seed=1)
         assert (other["seed"] == 1).all()
         assert other["key"].tolist() != keys, f"{name} on {bench_name}: seeds 0 and 1 chose the same keys"
+
+
+# -- the same strategies as Experiments, stopped and resumed ----------------------------------
+MULTI_TRIAL = ("random", "grid_search", "regularized_evolution", "tpe", "policy_based_rl", "reinforce")
+EXPERIMENT_PAIRS = [pytest.param(name, b, id=f"{name}-{b}",
+                                 marks=[pytest.mark.xdist_group("nb101_enum")] if b == "nb101" else [])
+                    for b in BENCHMARKS for name in MULTI_TRIAL if (name, b) not in REFUSES]
+
+
+@pytest.mark.parametrize("name,bench_name", EXPERIMENT_PAIRS)
+def test_experiment_stopped_and_resumed_is_the_runner_trace(name, bench_name, bench, tmp_path, monkeypatch):
+    """Every NNI strategy (and REINFORCE) on every benchmark through the Experiment: half the
+    budget, then resumed from the store (the journal and the pickled ``state_dict``) to the
+    whole budget; the trials are those of one uninterrupted runner search with the seed."""
+    from nasbench_lab.experiment import Experiment, ExperimentConfig
+
+    monkeypatch.setenv("NASBENCH_LAB_EXPERIMENTS", str(tmp_path / "registry"))
+    budget = min(budget_of(name, bench_name), 12)
+    options = {"population_size": 4, "sample_size": 2} if name == "regularized_evolution" else {}
+    cfg = ExperimentConfig(benchmark=bench, strategy=name, strategy_options=options, seed=1,
+                           max_trial_number=budget // 2)
+    first = Experiment(cfg)
+    assert first.run()
+    first.update_max_trial_number(budget)
+    resumed = Experiment.resume(first.id, benchmark=bench)
+    assert resumed.get_status() == "DONE"
+    trials = resumed.trials()
+    assert trials["trial"].tolist() == list(range(1, budget + 1))
+    reference = experiment.run(name, bench, budget, seed=1, strategy_options=options)
+    assert trials["key"].tolist() == reference["key"].tolist()
+    np.testing.assert_array_equal(trials["validation"].to_numpy(), reference["validation"].to_numpy())

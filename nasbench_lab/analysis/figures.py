@@ -54,6 +54,15 @@ _KNOWN_COLOURS = {"random_search": 0, "random_walk": 1, "local_search": 2, "apex
                   "random": 7, "grid_search": 9, "policy_based_rl": 8}
 
 
+#: NNI's multi-trial strategies are drawn dashed, so that ten lines in ten colours stay apart
+_DASHED = {"random", "grid_search", "regularized_evolution", "tpe", "policy_based_rl"}
+
+
+def agent_linestyle(agent: str) -> str:
+    """The line style of an agent on every line plot: dashed for NNI's multi-trial strategies."""
+    return "--" if agent in _DASHED else "-"
+
+
 def agent_label(agent: str) -> str:
     """Display name of an agent (``"local_search"`` -> ``"Local Search"``)."""
     return AGENT_LABELS.get(agent, str(agent))
@@ -386,7 +395,8 @@ def best_so_far_curves(queries: pd.DataFrame | None = None, published: pd.DataFr
         s = summary[summary["agent"] == agent]
         c = agent_colour(agent)
         n_runs = int(s["n_runs"].iloc[0])
-        ax.plot(s["query"], s["mean"], color=c, lw=1.6, label=f"{agent_label(agent)} ({n_runs:,} runs)")
+        ax.plot(s["query"], s["mean"], color=c, lw=1.6, ls=agent_linestyle(agent),
+                label=f"{agent_label(agent)} ({n_runs:,} runs)")
         ax.fill_between(s["query"], s["low"], s["high"], color=c, alpha=0.25, lw=0)
     if published is not None and len(published) and len(summary):
         published = published[published["budget"] <= summary["query"].max()]
@@ -454,7 +464,8 @@ def anytime_ranking(ranks: pd.DataFrame, title: str | None = None):
     fig, ax = plt.subplots(figsize=(7, 4))
     for agent in order_agents(ranks["agent"].unique()):
         sub = ranks[ranks["agent"] == agent].sort_values("query")
-        ax.plot(sub["query"], sub["mean_rank"], label=agent_label(agent), color=agent_colour(agent))
+        ax.plot(sub["query"], sub["mean_rank"], label=agent_label(agent), color=agent_colour(agent),
+                ls=agent_linestyle(agent))
     n = int(ranks["n_pairs"].iloc[0]) if len(ranks) else 0
     ax.set_xscale("log")
     ax.set_xlabel("queries")
@@ -539,7 +550,7 @@ FIGURES = {
 }
 
 __all__ = [
-    "AGENT_LABELS", "AGENT_ORDER", "FIGURES", "agent_colour", "agent_label", "anytime_ranking", "best_so_far_curves",
+    "AGENT_LABELS", "AGENT_ORDER", "FIGURES", "agent_colour", "agent_label", "agent_linestyle", "anytime_ranking", "best_so_far_curves",
     "improvement_histograms", "initial_vs_improvement", "local_optimum", "neighbours_vs_accuracy",
     "order_agents", "sampler_histograms", "save", "shaped", "shaping_curves", "shaping_histogram",
     "throughput", "training_curves",
