@@ -541,6 +541,163 @@ def training_curves(curves: pd.DataFrame, window: int = 10, title: str = "Mean v
     return fig
 
 
+# --------------------------------------------------------------------------------------
+# one-shot search (notebook 09): architecture weights, ranking quality, exports
+# --------------------------------------------------------------------------------------
+#: log column prefixes of the architecture distribution of a one-shot search
+ARCH_WEIGHT_PREFIXES = ("alpha/", "policy/")
+
+
+def arch_weight_columns(log: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
+    """``{edge or decision: [(choice, column), ...]}`` from the ``alpha/<edge>/<op>`` or
+    ``policy/<decision>/<choice>`` columns of a one-shot ``.log`` frame, in column order.
+
+    The edge is everything between the prefix and the last ``/`` (DARTS edges read
+    ``normal/0->2``). ValueError when the frame has no such column.
+
+    >>> arch_weight_columns(pd.DataFrame(columns=["epoch", "alpha/0->1/none", "alpha/0->1/skip"]))
+    {'0->1': [('none', 'alpha/0->1/none'), ('skip', 'alpha/0->1/skip')]}
+    """
+    out: dict[str, list[tuple[str, str]]] = {}
+    for col in map(str, log.columns):
+        prefix = next((p for p in ARCH_WEIGHT_PREFIXES if col.startswith(p)), None)
+        if prefix is None or col.count("/") < 2:
+            continue
+        edge, choice = col[len(prefix):].rsplit("/", 1)
+        out.setdefault(edge, []).append((choice, col))
+    if not out:
+        shown = ", ".join(map(str, list(log.columns)[:8])) or "none"
+        raise ValueError("the log has no architecture weights: no 'alpha/<edge>/<op>' or "
+                         f"'policy/<decision>/<choice>' columns (columns: {shown}); random_one_shot (SPOS) "
+                         "samples paths uniformly and logs none")
+    return out
+
+
+def arch_weights_heatmap(log: pd.DataFrame, title: str | None = None, ncols: int | None = None):
+    """One heat-map per edge (or controller decision) of the architecture probabilities
+    over epochs: rows the candidate ops/choices, columns the epochs, one shared 0..1 colour
+    scale. Each panel's title names the edge and the final most probable choice.
+
+    ``log``: a ``OneShotResult.log`` frame (``epoch`` and ``alpha/...`` or ``policy/...``
+    columns). ValueError when it has none (see :func:`arch_weight_columns`).
+    """
+    groups = arch_weight_columns(log)
+    epochs = log["epoch"].to_numpy() if "epoch" in log.columns else np.arange(1, len(log) + 1)
+    n = len(groups)
+    ncols = int(ncols or min(n, 6 if n > 8 else 3))
+    nrows = math.ceil(n / ncols)
+    n_choices = max(len(v) for v in groups.values())
+    fig, axes = _figure(nrows, ncols, figsize=(2.9 * ncols, 0.35 * n_choices * nrows + 1.1 * nrows + 0.6),
+                        squeeze=False)
+    image = None
+    # one colour scale for every panel: 0 .. the largest probability logged (at small
+    # budgets every probability stays near uniform and a 0..1 scale would hide the moves)
+    top = float(np.nanmax(log[[c for v in groups.values() for _, c in v]].to_numpy(dtype=float)))
+    top = min(1.0, top) if np.isfinite(top) and top > 0 else 1.0
+    for ax, (edge, items) in zip(axes.flat, groups.items()):
+        matrix = log[[c for _, c in items]].to_numpy(dtype=float).T  # choices x epochs
+        image = ax.imshow(matrix, aspect="auto", vmin=0.0, vmax=top, cmap="viridis", interpolation="nearest")
+        labels = [choice for choice, _ in items]
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        step = max(1, math.ceil(len(epochs) / 8))
+        ax.set_xticks(range(0, len(epochs), step), [str(e) for e in epochs[::step]], fontsize=7)
+        ax.grid(False)
+        best = labels[int(np.nanargmax(matrix[:, -1]))] if matrix.size else "?"
+        ax.set_title(f"{edge}: {best}", fontsize=8)
+    for ax in list(axes.flat)[n:]:
+        ax.remove()
+    for ax in axes[-1, :]:
+        if ax.figure is not None:
+            ax.set_xlabel("epoch", fontsize=8)
+    if image is not None:
+        fig.colorbar(image, ax=[a for a in axes.flat if a.figure is not None], shrink=0.8, label="probability")
+    kind = "controller policy" if next(iter(groups.values()))[0][1].startswith("policy/") else "softmax(alpha)"
+    fig.suptitle(title or f"Architecture weights ({kind}) per edge over {len(epochs)} epochs", fontsize=10)
+    return fig
+
+
+def ranking_scatter(inherited, standalone, tau: float | None = None, rho: float | None = None,
+                    title: str | None = None, labels: Sequence[str] | None = None):
+    """Inherited-weight (super-net) accuracy against stand-alone accuracy of the same cells,
+    with Kendall's tau and Spearman's rho (computed with scipy when not given) in the title
+    and the legend. Both axes in percent."""
+    x = np.asarray(inherited, dtype=float)
+    y = np.asarray(standalone, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"inherited and standalone need one accuracy per cell, got shapes {x.shape} and {y.shape}")
+    if len(x) < 2:
+        raise ValueError("ranking_scatter needs at least 2 cells")
+    if tau is None or rho is None:
+        from scipy import stats as sst
+
+        tau = float(sst.kendalltau(x, y).statistic) if tau is None else tau
+        rho = float(sst.spearmanr(x, y).statistic) if rho is None else rho
+    fig, ax = _figure(figsize=(5.5, 4.5))
+    ax.scatter(x, y, s=28, alpha=0.8, color=agent_colour("random_search"),
+               label=f"{len(x)} cells: Kendall τ = {tau:.2f}, Spearman ρ = {rho:.2f}")
+    if labels is not None:
+        for xi, yi, lab in zip(x, y, labels):
+            ax.annotate(str(lab), (xi, yi), fontsize=6, alpha=0.7)
+    ax.set_xlabel("inherited-weight accuracy (super-net)")
+    ax.set_ylabel("stand-alone accuracy")
+    _pct(ax, "both")
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(title or f"Super-net ranking vs stand-alone training: τ = {tau:.2f}, ρ = {rho:.2f}", fontsize=10)
+    return fig
+
+
+def oneshot_curves(logs: dict, column: str = "val_acc", title: str | None = None):
+    """One line per one-shot method of a logged value over epochs (``logs``: name -> the
+    ``.log`` frame of a search; default the inherited-weight validation accuracy of the
+    architecture the search would export at each epoch)."""
+    if not logs:
+        raise ValueError("no logs given")
+    fig, ax = _figure(figsize=(7, 4.2))
+    for name, log in logs.items():
+        if column not in log.columns:
+            raise ValueError(f"the log of {name!r} has no column {column!r}; columns: {list(log.columns)[:8]}")
+        ax.plot(log["epoch"], log[column], marker="o", ms=3, label=str(name))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel({"val_acc": "validation accuracy (inherited weights)", "train_acc": "training accuracy",
+                   "train_loss": "training loss"}.get(column, column))
+    if column.endswith("acc"):
+        _pct(ax, "y")
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"One-shot search: {column} over epochs")
+    return fig
+
+
+def architectures(space, archs: dict, notes: dict | None = None, title: str | None = None):
+    """Draw each architecture of ``archs`` (label -> arch) with ``space.draw`` (duck-typed:
+    ``draw(arch, ax=...)`` for one-cell spaces such as NB201, ``draw(arch, axes=(a, b))`` for
+    DARTS's normal and reduction cells); ``notes`` (label -> text) goes under each title."""
+    import inspect
+
+    if not archs:
+        raise ValueError("no architectures given")
+    two = "axes" in inspect.signature(space.draw).parameters
+    per = 2 if two else 1
+    n = len(archs)
+    ncols = per if two else min(n, 3)
+    nrows = n if two else math.ceil(n / ncols)
+    fig, axes = _figure(nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False)
+    flat = list(axes.flat)
+    for i, (label, arch) in enumerate(archs.items()):
+        panel = flat[i * per:(i + 1) * per]
+        if two:
+            space.draw(arch, axes=panel)
+        else:
+            space.draw(arch, ax=panel[0])
+        note = f"\n{notes[label]}" if notes and label in notes else ""
+        drawn = panel[0].get_title().replace("|+|", "|\n+|")  # NB201 strings: one line per node
+        panel[0].set_title(f"{label}{note}\n{drawn}", fontsize=8)
+    for ax in flat[n * per:]:
+        ax.remove()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 #: paper figure number -> function
 FIGURES = {
     3: shaping_histogram, 4: shaping_curves, 5: sampler_histograms, 7: initial_vs_improvement,
@@ -554,4 +711,6 @@ __all__ = [
     "improvement_histograms", "initial_vs_improvement", "local_optimum", "neighbours_vs_accuracy",
     "order_agents", "sampler_histograms", "save", "shaped", "shaping_curves", "shaping_histogram",
     "throughput", "training_curves",
+    "ARCH_WEIGHT_PREFIXES", "arch_weight_columns", "arch_weights_heatmap", "architectures", "oneshot_curves",
+    "ranking_scatter",
 ]

@@ -181,10 +181,11 @@ class ExperimentConfig:
         if self.id is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", str(self.id)):
             raise ConfigError(f"id {self.id!r}: use 1-64 letters, digits, '_', '-' or '.'")
         if isinstance(self.strategy, str):
-            from .. import strategies
+            from .. import oneshot, strategies
 
-            if self.strategy not in strategies.REGISTRY:
-                raise ConfigError(f"unknown strategy {self.strategy!r}; known: {', '.join(strategies.names())}")
+            if self.strategy not in strategies.REGISTRY and self.strategy not in oneshot.names():
+                raise ConfigError(f"unknown strategy {self.strategy!r}; known: {', '.join(strategies.names())}; "
+                                  f"one-shot: {', '.join(oneshot.names())}")
         if isinstance(self.space, str):
             from .. import spaces
 

@@ -171,6 +171,17 @@ class Experiment:
                                   f"{getattr(bench, 'name', '?')!r} answers for ({answered:,}); leave space "
                                   "unset to search the benchmark's own space")
         strategy = cfg.strategy
+        if _is_one_shot(strategy):
+            from ..oneshot.supernet import supernet_config_class
+
+            try:
+                supernet_config_class(space)
+            except ValueError as e:
+                raise ConfigError(f"one-shot strategy {strategy!r} on the {getattr(space, 'name', space)!r} space: "
+                                  f"{e}") from None
+            self._objects = {"benchmark": bench, "evaluator": evaluator, "space": space, "strategy": strategy,
+                             "incremental": False, "one_shot": True, "live": False}
+            return
         if isinstance(strategy, (str, type)):
             try:
                 incremental = _is_incremental(strategy_class(strategy))
@@ -307,7 +318,9 @@ class Experiment:
         meta = self._store.meta()
         self._elapsed_before = float(meta.get("elapsed", 0.0))
         try:
-            if self._objects["incremental"]:
+            if self._objects.get("one_shot"):
+                outcome = self._run_one_shot()
+            elif self._objects["incremental"]:
                 outcome = self._run_incremental()
             elif self._objects["live"]:
                 outcome = self._run_live()
@@ -469,6 +482,70 @@ class Experiment:
                 return "DONE"
             self._store.journal(rows[lo: lo + step], elapsed=self._elapsed())
         return "DONE"
+
+    def _run_one_shot(self) -> str:
+        """A one-shot search is one trial: ``oneshot.search`` trains the super-net
+        (checkpointed every epoch in ``<folder>/oneshot``, so a killed experiment resumes its
+        search from the last epoch), its export is queried in the benchmark (or given to the
+        evaluator) and journalled as trial 1. Per epoch, the super-net's validation accuracy
+        is a PERIODICAL metric and the architecture weights an ARCH_WEIGHTS metric (a JSON
+        object: ``alpha/<edge>/<op>`` -> probability); the whole log is ``one_shot_log()``.
+
+        ``strategy_options``: ``max_epochs`` (default 2), ``data`` (default ``"digits"``) and
+        every option of ``oneshot.search`` (the strategy's and the super-net's config fields).
+        """
+        import json
+
+        from .. import oneshot, paths
+
+        store = self._store
+        done = store.trial_rows("WHERE status = 'SUCCEEDED'")
+        if done:
+            return "DONE"
+        max_trials, _ = self._limits()
+        if max_trials < 1:
+            return "DONE"
+        cfg = self.config
+        options = dict(cfg.strategy_options)
+        max_epochs = int(options.pop("max_epochs", 2))
+        data = options.pop("data", "digits")
+        t0 = time.time()
+        store.journal([(1, 1, "RUNNING", "", None, math.nan, math.nan, None, t0, None, None)], elapsed=self._elapsed())
+        try:
+            result = oneshot.search(cfg.strategy, self._objects["space"], data=data, max_epochs=max_epochs,
+                                    seed=cfg.seed, checkpoint_dir=self.folder / "oneshot", progress=self.progress,
+                                    **options)
+            arch = result.arch
+            bench, evaluator = self._objects["benchmark"], self._objects["evaluator"]
+            metrics = bench.query(arch) if bench is not None else evaluator(arch)
+            v, te = _metric_values(metrics)
+            status, error = "SUCCEEDED", None
+        except Exception as e:  # noqa: BLE001 - the trial failed; recorded with its traceback
+            status, error, arch, result = "FAILED", "".join(traceback.format_exception(e)), None, None
+            v = te = math.nan
+        t1 = time.time()
+        if result is not None:
+            log = result.log
+            with paths.atomic_write(self.folder / "oneshot_log.parquet", suffix=".parquet") as tmp:
+                log.to_parquet(tmp, index=False)
+            weights = [c for c in log.columns if "/" in c]
+            rows = []
+            for i, r in enumerate(log.to_dict("records"), start=1):
+                rows.append((1, "PERIODICAL", i, float(r.get("val_acc", math.nan)), t0))
+                rows.append((1, "ARCH_WEIGHTS", i, json.dumps({c: float(r[c]) for c in weights}), t0))
+            store.add_metrics(rows)
+        key = self._objects["space"].key(arch) if arch is not None else ""
+        store.journal([(1, 1, status, key, dumps_arch(arch) if arch is not None else None, v, te, v, t0, t1, error)],
+                      elapsed=self._elapsed())
+        return "DONE"
+
+    def one_shot_log(self):
+        """The per-epoch log of a one-shot experiment's search (``oneshot.search(...).log``:
+        losses, accuracies and architecture weights), or None before it finished."""
+        import pandas as pd
+
+        path = self.folder / "oneshot_log.parquet"
+        return pd.read_parquet(path) if path.exists() else None
 
     def _run_live(self) -> str:
         from ._workers import TrialProcesses, gpu_slots
@@ -836,6 +913,15 @@ def _alive(pid: int) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+def _is_one_shot(strategy) -> bool:
+    """A one-shot strategy is named by a string of ``oneshot.names()``."""
+    if not isinstance(strategy, str):
+        return False
+    from .. import oneshot
+
+    return strategy in oneshot.names()
 
 
 def _is_incremental(strategy) -> bool:
