@@ -82,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--out", help="output folder (default: figures/ablation); finished runs are reused")
     ab.set_defaults(func=_lazy("nasbench_lab.main_job:cli_ablation"))
 
+    oq = sub.add_parser("oneshot-quality", help="weight-sharing quality of every one-shot method: Kendall tau / "
+                                                "Spearman rho against stand-alone training, exports, collapse")
+    oq.add_argument("--methods", nargs="+", default=None, help="one-shot methods (default: all five)")
+    oq.add_argument("--space", default="nb201", choices=("nb201", "darts"))
+    oq.add_argument("--cells", type=int, default=150, help="uniform cells trained stand-alone (ground truth)")
+    oq.add_argument("--seeds", type=int, default=3, help="searches per method")
+    oq.add_argument("--epochs", type=int, default=20, help="super-net epochs per search")
+    oq.add_argument("--steps", type=int, default=16, help="super-net steps per epoch")
+    oq.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="search options for every method (e.g. second_order=true channels=16)")
+    oq.add_argument("--out", help="output folder (default: figures/)")
+    oq.set_defaults(func=_lazy("nasbench_lab.main_job:cli_oneshot_quality"))
+
     from .experiment.commands import add_parser as add_experiment_parser
 
     add_experiment_parser(sub)

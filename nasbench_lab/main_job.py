@@ -761,5 +761,47 @@ def cli_ablation(args) -> int:
     return 0
 
 
+def cli_oneshot_quality(args) -> int:
+    """``nasbench-lab oneshot-quality``: :func:`study` over the chosen methods, written as
+    ``oneshot_quality_<space>.csv`` (every search) and ``table_oneshot_quality_<space>.md``
+    (per method) in ``--out`` (default ``figures/``). The NAS-Bench-201 table, when it is
+    beside the project, gives each NB201 export's CIFAR-10 test accuracy."""
+    from pathlib import Path
+
+    from .oneshot import names
+    from .oneshot.quality import study, summary
+
+    out = Path(args.out) if args.out else paths.figures_dir()
+    table = None
+    if args.space == "nb201":
+        try:
+            table = load_benchmark("nb201")
+        except Missing as e:
+            print(f"note: {e}; the exports' NAS-Bench-201 accuracies are left out")
+    methods = args.methods or names()
+    import yaml
+
+    extra = {}
+    for item in getattr(args, "set", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"nasbench-lab oneshot-quality: --set takes KEY=VALUE, got {item!r}")
+        extra[key] = yaml.safe_load(value)
+    options = {m: {"max_steps_per_epoch": int(args.steps), **extra} for m in methods}
+    frame = study(methods, args.space, seeds=tuple(range(args.seeds)), n_cells=args.cells, max_epochs=args.epochs,
+                  options=options, table=table, progress=True)
+    with paths.atomic_write(out / f"oneshot_quality_{args.space}.csv", suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    text = summary(frame).round(4).to_markdown()
+    caption = (f"Weight-sharing quality on {args.space} (digits): {args.cells} uniform cells trained stand-alone, "
+               f"{args.seeds} searches per method of {args.epochs} epochs x {args.steps} steps"
+               f"{f', options {extra}' if extra else ''}.")
+    with paths.atomic_write(out / f"table_oneshot_quality_{args.space}.md", suffix=".md") as tmp:
+        tmp.write_text(f"{caption}\n\n{text}\n", encoding="utf-8")
+    print(caption)
+    print(text)
+    return 0
+
+
 __all__ = ["Context", "JobConfig", "Missing", "StepReport", "cli_figures", "plan", "protocol_agents", "run",
            "step_strategies"]
