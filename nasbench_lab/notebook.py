@@ -311,6 +311,12 @@ SMALL_PARAMETERS: dict[str, Any] = {
     "COMPARE_TRIALS": 60,        # trials per experiment of the comparison
     # notebook 08 (multi-trial strategies): BUDGET and RUNS above
     "WORKERS": 2,                # processes of the side-by-side comparison
+    # notebook 09 (one-shot search): a few steps of every search, a few barely trained cells
+    "SEARCH_EPOCHS": 3,          # epochs of every one-shot search
+    "SEARCH_STEPS": 3,           # search steps per epoch
+    "RANK_CELLS": 6,             # uniform cells of the ranking study
+    "STANDALONE_EPOCHS": 1,      # stand-alone training of those cells ...
+    "STANDALONE_STEPS": 8,       # ... capped at this many optimiser steps
 }
 
 

@@ -396,6 +396,48 @@ def training_explorer(logs, ablation=None, window: int = 10) -> Explorer:
                     window=(1, 20, 1, int(window)))
 
 
+# -- one-shot search (notebook 09) -------------------------------------------------------
+#: the figures :func:`oneshot_explorer` offers
+ONESHOT_FIGURES = ("architecture weights (heat-map)", "validation accuracy over epochs")
+
+
+def oneshot_explorer(results: dict) -> Explorer:
+    """One-shot searches side by side: pick the method and the figure (its architecture
+    weights per edge over epochs, or the inherited-weight validation accuracy of its
+    current export per epoch, drawn against the other methods' in grey).
+
+    ``results``: name -> ``oneshot.OneShotResult`` (anything with a ``.log`` frame). A
+    method that logs no architecture weights (``random_one_shot``) shows why in the
+    output area.
+    """
+    figures, _, _ = _analysis()
+    if not results:
+        raise ValueError("no one-shot results given")
+    names = list(results)
+
+    def draw(method, figure):
+        r = results[method]
+        export = getattr(r, "arch", None)
+        shown = f" -> {export}" if export is not None else ""
+        if figure == ONESHOT_FIGURES[0]:
+            return figures.arch_weights_heatmap(r.log, title=f"{method}: architecture weights over epochs{shown}")
+        fig = figures.oneshot_curves({n: results[n].log for n in names},
+                                     title=f"{method}: inherited-weight validation accuracy over epochs")
+        ax = fig.axes[0]
+        for line in ax.get_lines():
+            if line.get_label() != method:
+                line.set_color("0.75")
+                line.set_alpha(0.6)
+            else:
+                line.set_linewidth(2.5)
+                line.set_zorder(3)
+        ax.legend(fontsize=8)
+        return fig
+
+    return explorer(draw, title="One-shot search: pick a method and a figure",
+                    method=names, figure=list(ONESHOT_FIGURES))
+
+
 __all__ = ["APEX_METRICS", "Explorer", "LABELS", "STRATEGY_OPTIONS", "ablation_explorer", "best_so_far_explorer",
            "explorer", "improvement_explorer", "neighbours_explorer", "shaping_explorer", "strategy_explorer",
-           "training_explorer"]
+           "training_explorer", "ONESHOT_FIGURES", "oneshot_explorer"]

@@ -98,3 +98,22 @@ def test_sigkilled_one_shot_search_resumes_from_its_checkpoint(tmp_path, registr
     direct = oneshot.search("random_one_shot", "nb201", seed=5, **options)
     assert trials["status"].tolist() == ["SUCCEEDED"] and trials["key"].iloc[0] == direct.space.key(direct.arch)
     np.testing.assert_allclose(final.one_shot_log()["val_acc"], direct.log["val_acc"])
+
+
+def test_one_shot_search_reads_cifar10_from_a_user_folder(tmp_path):
+    """``data="cifar10", data_path=...``: the CIFAR-10 python batches through the project's
+    loader (3 x 32 x 32 images; a made-up folder here, 5,000 of its training images held
+    out for validation as the loader does), or the loader's ``Splits`` given directly."""
+    from test_live import _write_cifar
+
+    from nasbench_lab.benchmarks.data import load_cifar10
+
+    folder = tmp_path / "cifar-10-batches-py"
+    _write_cifar(folder, per_batch=1010, test=10)
+    r = oneshot.search("darts", "nb201", data="cifar10", data_path=folder, max_epochs=1, max_steps_per_epoch=1,
+                       batch_size=8)
+    assert r.space.is_valid(r.arch) and tuple(r.supernet.data.x_train.shape[1:]) == (3, 32, 32)
+    assert len(r.supernet.data.x_val) == 5000
+    splits = load_cifar10(folder, validation=20)
+    r = oneshot.search("random_one_shot", "darts", data=splits, max_epochs=1, max_steps_per_epoch=1, batch_size=8)
+    assert r.space.is_valid(r.arch) and len(r.supernet.data.x_val) == 20

@@ -23,7 +23,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 EXPECTED = ["00_overview", "01_search_spaces", "02_benchmarks", "03_incremental_env",
             "04_agents_protocol", "05_paper_figures", "06_apex_agent", "07_experiments",
-            "08_multi_trial_strategies"]
+            "08_multi_trial_strategies", "09_one_shot"]
 
 def _load_clear_script():
     spec = importlib.util.spec_from_file_location("clear_notebooks", ROOT / "scripts" / "clear_notebooks.py")

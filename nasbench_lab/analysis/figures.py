@@ -575,8 +575,8 @@ def arch_weight_columns(log: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
 
 def arch_weights_heatmap(log: pd.DataFrame, title: str | None = None, ncols: int | None = None):
     """One heat-map per edge (or controller decision) of the architecture probabilities
-    over epochs: rows the candidate ops/choices, columns the epochs, one shared 0..1 colour
-    scale. Each panel's title names the edge and the final most probable choice.
+    over epochs: rows the candidate ops/choices, columns the epochs, one colour scale shared by
+    every panel (0 .. the largest probability logged). Each panel's title names the edge and the final most probable choice.
 
     ``log``: a ``OneShotResult.log`` frame (``epoch`` and ``alpha/...`` or ``policy/...``
     columns). ValueError when it has none (see :func:`arch_weight_columns`).

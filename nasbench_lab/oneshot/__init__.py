@@ -77,13 +77,13 @@ def _space(space):
     return spaces.get(space)
 
 
-def _data(data):
+def _data(data, path=None):
     import numpy as np
 
     from ..benchmarks.data import Splits, cached_dataset
 
     if isinstance(data, str):
-        data = cached_dataset(data)
+        data = cached_dataset(data, path)
     if not isinstance(data, Splits):
         raise ValueError(f"data must be a data set name (e.g. 'digits') or a benchmarks.data.Splits, got {data!r}")
     if data.x_train.ndim == 2:  # flat images, e.g. 64 digits pixels: (N, 1, side, side)
@@ -106,10 +106,12 @@ def _split_options(config_cls, net_config_cls, options: dict) -> tuple[dict, dic
 
 
 def search(name: str, space: Any = "nb201", data: Any = "digits", max_epochs: int = 2, seed: int = 0,
-           checkpoint_dir: str | Path | None = None, progress: bool = False, **options) -> OneShotResult:
+           checkpoint_dir: str | Path | None = None, progress: bool = False, data_path: str | Path | None = None,
+           **options) -> OneShotResult:
     """Run the one-shot strategy ``name`` on ``space`` and export an architecture.
 
-    ``data``: ``"digits"`` (``benchmarks.data.cached_dataset``) or a ``Splits``.
+    ``data``: ``"digits"`` (bundled), ``"cifar10"`` with ``data_path`` (the folder of the
+    CIFAR-10 python batches, read by ``benchmarks.data.load_cifar10``), or a ``Splits``.
     ``options``: fields of the strategy's config (e.g. ``max_steps_per_epoch``,
     ``batch_size``, ``second_order``) or of the super-net's config (``channels``,
     ``cells_per_stage``, ...). ``checkpoint_dir``: write ``last.ckpt`` after every epoch
@@ -125,7 +127,7 @@ def search(name: str, space: Any = "nb201", data: Any = "digits", max_epochs: in
     if name not in _STRATEGIES:
         raise ValueError(f"unknown one-shot strategy {name!r}; known: {', '.join(names())}")
     space_obj = _space(space)
-    d = _data(data)
+    d = _data(data, data_path)
     strategy = importlib.import_module(f"{__name__}.{_STRATEGIES[name]}")
     net_cfg_cls = supernet_config_class(space_obj)
     own, net = _split_options(strategy.Config, net_cfg_cls, options)
