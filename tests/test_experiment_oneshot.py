@@ -56,6 +56,20 @@ def test_one_shot_search_is_one_journalled_trial(nb201):
     assert again.get_status() == "DONE" and len(again.trials()) == 1
 
 
+def test_search_reports_each_epoch_as_it_ends(tmp_path):
+    """``on_epoch`` sees every new epoch's row, in order, as the log has it; a search resumed
+    from its checkpoint reports only the epochs it runs."""
+    seen = []
+    r = oneshot.search("enas", "nb201", max_epochs=2, max_steps_per_epoch=2, checkpoint_dir=tmp_path / "c",
+                       on_epoch=seen.append)
+    assert [row["epoch"] for row in seen] == [1, 2]
+    assert pd.DataFrame(seen).equals(r.log)
+    more = []
+    r3 = oneshot.search("enas", "nb201", max_epochs=3, max_steps_per_epoch=2, checkpoint_dir=tmp_path / "c",
+                        on_epoch=more.append)
+    assert [row["epoch"] for row in more] == [3] and len(r3.log) == 3
+
+
 def test_one_shot_config_errors():
     with pytest.raises(ConfigError, match="no super-net for space"):
         Experiment(ExperimentConfig(benchmark="moons", strategy="random_one_shot", max_trial_number=1)).run()
@@ -90,6 +104,9 @@ def test_sigkilled_one_shot_search_resumes_from_its_checkpoint(tmp_path, registr
     assert killed, "the search finished before the kill"
     view = Experiment.view("killed")
     assert view.trials()["status"].tolist() == ["RUNNING"]  # killed mid-search
+    # the epochs that ended before the kill are journalled already (live, not at the end)
+    before = [m.sequence for m in view.get_job_metrics().get("000001", []) if m.type == "PERIODICAL"]
+    assert before and before == list(range(1, len(before) + 1)) and len(before) < options["max_epochs"]
     r = subprocess.run(cmd + ["resume", "killed", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     final = Experiment.view("killed")
@@ -98,6 +115,11 @@ def test_sigkilled_one_shot_search_resumes_from_its_checkpoint(tmp_path, registr
     direct = oneshot.search("random_one_shot", "nb201", seed=5, **options)
     assert trials["status"].tolist() == ["SUCCEEDED"] and trials["key"].iloc[0] == direct.space.key(direct.arch)
     np.testing.assert_allclose(final.one_shot_log()["val_acc"], direct.log["val_acc"])
+    metrics = final.get_job_metrics()["000001"]
+    periodic = [m for m in metrics if m.type == "PERIODICAL"]
+    assert [m.sequence for m in periodic] == [1, 2, 3, 4]  # one row per epoch, none twice after the resume
+    np.testing.assert_allclose([m.data for m in periodic], direct.log["val_acc"])
+    assert len([m for m in metrics if m.type == "ARCH_WEIGHTS"]) == 4
 
 
 def test_one_shot_search_reads_cifar10_from_a_user_folder(tmp_path):

@@ -487,9 +487,10 @@ class Experiment:
         """A one-shot search is one trial: ``oneshot.search`` trains the super-net
         (checkpointed every epoch in ``<folder>/oneshot``, so a killed experiment resumes its
         search from the last epoch), its export is queried in the benchmark (or given to the
-        evaluator) and journalled as trial 1. Per epoch, the super-net's validation accuracy
-        is a PERIODICAL metric and the architecture weights an ARCH_WEIGHTS metric (a JSON
-        object: ``alpha/<edge>/<op>`` -> probability); the whole log is ``one_shot_log()``.
+        evaluator) and journalled as trial 1. As each epoch ends, the super-net's validation
+        accuracy is journalled as a PERIODICAL metric and the architecture weights as an
+        ARCH_WEIGHTS metric (a JSON object: ``alpha/<edge>/<op>`` -> probability), one row
+        per epoch even when a resumed search repeats one; the whole log is ``one_shot_log()``.
 
         ``strategy_options``: ``max_epochs`` (default 2), ``data`` (default ``"digits"``) and
         every option of ``oneshot.search`` (the strategy's and the super-net's config fields).
@@ -511,10 +512,17 @@ class Experiment:
         data = options.pop("data", "digits")
         t0 = time.time()
         store.journal([(1, 1, "RUNNING", "", None, math.nan, math.nan, None, t0, None, None)], elapsed=self._elapsed())
+
+        def journal_epoch(row: dict) -> None:  # live, as each epoch ends
+            now, epoch = time.time(), int(row["epoch"])
+            weights = {c: float(v) for c, v in row.items() if "/" in c}
+            store.replace_metrics([(1, "PERIODICAL", epoch, float(row.get("val_acc", math.nan)), now),
+                                   (1, "ARCH_WEIGHTS", epoch, json.dumps(weights), now)])
+
         try:
             result = oneshot.search(cfg.strategy, self._objects["space"], data=data, max_epochs=max_epochs,
                                     seed=cfg.seed, checkpoint_dir=self.folder / "oneshot", progress=self.progress,
-                                    **options)
+                                    on_epoch=journal_epoch, **options)
             arch = result.arch
             bench, evaluator = self._objects["benchmark"], self._objects["evaluator"]
             metrics = bench.query(arch) if bench is not None else evaluator(arch)
@@ -525,15 +533,8 @@ class Experiment:
             v = te = math.nan
         t1 = time.time()
         if result is not None:
-            log = result.log
             with paths.atomic_write(self.folder / "oneshot_log.parquet", suffix=".parquet") as tmp:
-                log.to_parquet(tmp, index=False)
-            weights = [c for c in log.columns if "/" in c]
-            rows = []
-            for i, r in enumerate(log.to_dict("records"), start=1):
-                rows.append((1, "PERIODICAL", i, float(r.get("val_acc", math.nan)), t0))
-                rows.append((1, "ARCH_WEIGHTS", i, json.dumps({c: float(r[c]) for c in weights}), t0))
-            store.add_metrics(rows)
+                result.log.to_parquet(tmp, index=False)
         key = self._objects["space"].key(arch) if arch is not None else ""
         store.journal([(1, 1, status, key, dumps_arch(arch) if arch is not None else None, v, te, v, t0, t1, error)],
                       elapsed=self._elapsed())

@@ -289,6 +289,16 @@ class ExperimentStore:
             with self.transaction() as c:
                 c.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
 
+    def replace_metrics(self, rows: list[tuple]) -> None:
+        """``(trial, type, sequence, value, timestamp)`` rows, each replacing any row with
+        the same (trial, type, sequence): writing an epoch twice (a resumed search repeats
+        the epoch a kill interrupted) keeps one row."""
+        if rows:
+            with self.transaction() as c:
+                c.executemany("DELETE FROM metrics WHERE trial = ? AND type = ? AND sequence = ?",
+                              [r[:3] for r in rows])
+                c.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+
     def trial_rows(self, where: str = "", params: Iterable = ()) -> list[dict]:
         cols = ", ".join(c for c in TRIAL_COLUMNS if c != "arch")
         rows = self.read(f"SELECT {cols} FROM trials {where} ORDER BY trial", params)

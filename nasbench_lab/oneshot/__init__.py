@@ -107,7 +107,7 @@ def _split_options(config_cls, net_config_cls, options: dict) -> tuple[dict, dic
 
 def search(name: str, space: Any = "nb201", data: Any = "digits", max_epochs: int = 2, seed: int = 0,
            checkpoint_dir: str | Path | None = None, progress: bool = False, data_path: str | Path | None = None,
-           **options) -> OneShotResult:
+           on_epoch=None, **options) -> OneShotResult:
     """Run the one-shot strategy ``name`` on ``space`` and export an architecture.
 
     ``data``: ``"digits"`` (bundled), ``"cifar10"`` with ``data_path`` (the folder of the
@@ -115,7 +115,9 @@ def search(name: str, space: Any = "nb201", data: Any = "digits", max_epochs: in
     ``options``: fields of the strategy's config (e.g. ``max_steps_per_epoch``,
     ``batch_size``, ``second_order``) or of the super-net's config (``channels``,
     ``cells_per_stage``, ...). ``checkpoint_dir``: write ``last.ckpt`` after every epoch
-    and resume from it when it exists. Torch's global RNG state is unchanged afterwards.
+    and resume from it when it exists. ``on_epoch``: called with every new epoch's log row
+    (a dict) as the search goes (not with the rows a resumed search restores). Torch's
+    global RNG state is unchanged afterwards.
     """
     import pandas as pd
     import torch
@@ -137,6 +139,7 @@ def search(name: str, space: Any = "nb201", data: Any = "digits", max_epochs: in
         torch.manual_seed(int(seed))
         supernet = build_supernet(space_obj, net_cfg_cls(**net), data=d)
         module = strategy.Module(supernet, config, seed=int(seed))
+        module.on_epoch = on_epoch
         fit(module, d, max_epochs, checkpoint_dir=checkpoint_dir, progress=progress)
         with torch_threads(config.threads):
             arch = module.export()

@@ -123,6 +123,8 @@ class OneShotModule(pl.LightningModule):
         self.generator = torch.Generator().manual_seed(self.seed)
         self.rows: list[dict[str, Any]] = []
         self._stats: list[tuple[float, float]] = []
+        #: called with each new epoch's log row (not with rows restored from a checkpoint)
+        self.on_epoch: Any = None
 
     # -- the shared weight step ---------------------------------------------------------
     def weight_optimizer(self) -> torch.optim.Optimizer:
@@ -175,6 +177,8 @@ class OneShotModule(pl.LightningModule):
         acc = float(np.mean([s[1] for s in self._stats])) if self._stats else math.nan
         self.rows.append({"epoch": int(self.current_epoch) + 1, "train_loss": loss, "train_acc": acc,
                           "val_acc": float(self.epoch_val_accuracy()), **self.arch_weights()})
+        if self.on_epoch is not None:
+            self.on_epoch(dict(self.rows[-1]))
 
     # -- checkpoint state -----------------------------------------------------------------
     def extra_state(self) -> dict[str, Any]:
