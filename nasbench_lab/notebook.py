@@ -373,7 +373,9 @@ def execute(path: str | os.PathLike, parameters: dict | None = None, timeout: in
     nb = nbformat.read(path, as_version=4)
     if parameters:
         inject_parameters(nb, **parameters)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
+    # the kernel is killed once the last cell is done: a graceful shutdown was seen to wait the
+    # whole timeout for a kernel that had displayed ipywidgets
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(cwd or path.parent)}})
     t0 = time.perf_counter()
     client.execute()
