@@ -186,17 +186,20 @@ def step_benchmarks(ctx: Context) -> list[Path]:
     return []
 
 
-def protocol_agents(bench, seed: int = 0, notes: list | None = None) -> list[str]:
-    """The registry strategies of the comparison (``notebook.STRATEGIES``) that build on
-    ``bench``'s space; each misfit (REINFORCE on a cell space, say) is noted, never
-    decided by a name check: the class is asked to build on the space."""
-    from .notebook import strategies_for
+def protocol_agents(bench, seed: int = 0, notes: list | None = None, names=None,
+                    purpose: str = "the protocol") -> list[str]:
+    """The registry strategies ``names`` (default ``notebook.STRATEGIES``) that build on
+    ``bench``'s space; each misfit (grid search on the DARTS space, say) is noted as left
+    out of ``purpose``, never decided by a name check: the class is asked to build on the
+    space."""
+    from .notebook import STRATEGIES, strategies_for
 
     left_out: dict[str, str] = {}
-    agents = strategies_for(bench.space, seed=seed, show=False, left_out=left_out)
+    agents = strategies_for(bench.space, STRATEGIES if names is None else names, seed=seed, show=False,
+                            left_out=left_out)
     for agent, reason in left_out.items():
         if notes is not None:
-            notes.append(f"{getattr(bench, 'name', 'benchmark')}: {agent} left out of the protocol ({reason})")
+            notes.append(f"{getattr(bench, 'name', 'benchmark')}: {agent} left out of {purpose} ({reason})")
     return agents
 
 
@@ -236,14 +239,12 @@ def step_strategies(ctx: Context, name: str) -> list[Path]:
     from .analysis import figures, stats, tables
     from .experiment.protocol import save_frame
     from .experiment.runner import compare
-    from .notebook import COMPARISON, strategies_for
+    from .notebook import COMPARISON
 
     bench = _bench(ctx, name)
     cfg = ctx.cfg
-    left_out: dict[str, str] = {}
-    names = strategies_for(bench.space, COMPARISON, seed=cfg.seed, show=False, left_out=left_out)
-    for agent, reason in left_out.items():
-        ctx.notes.append(f"{name}: {agent} left out of the strategy comparison ({reason})")
+    names = protocol_agents(bench, seed=cfg.seed, notes=ctx.notes, names=COMPARISON,
+                            purpose="the strategy comparison")
     seeds = range(cfg.seed, cfg.seed + cfg.strategy_seeds)
     t0 = time.perf_counter()
     q = compare([*names, *ctx.agents.get(name, [])], bench, cfg.budget, seeds=seeds, workers=cfg.workers,
@@ -766,7 +767,7 @@ def cli_oneshot_quality(args) -> int:
     ``oneshot_quality_<space>.csv`` (every search) and ``table_oneshot_quality_<space>.md``
     (per method) in ``--out`` (default ``figures/``). The NAS-Bench-201 table, when it is
     beside the project, gives each NB201 export's CIFAR-10 test accuracy."""
-    from pathlib import Path
+    import yaml
 
     from .oneshot import names
     from .oneshot.quality import study, summary
@@ -779,8 +780,6 @@ def cli_oneshot_quality(args) -> int:
         except Missing as e:
             print(f"note: {e}; the exports' NAS-Bench-201 accuracies are left out")
     methods = args.methods or names()
-    import yaml
-
     extra = {}
     for item in getattr(args, "set", None) or []:
         key, sep, value = item.partition("=")
