@@ -3,6 +3,7 @@
 Layers (dependencies point downwards only)::
 
     spaces      architectures as immutable values
+    models      the torch network of an architecture (every space's builder)
     benchmarks  performance estimation: query(arch) -> Metrics
     env         the incremental MDP (gymnasium API, vectorised)
     strategies  multi-trial (ask/tell) strategies and incremental agents
@@ -23,7 +24,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"spaces", "benchmarks", "env", "strategies", "analysis", "oneshot", "experiment", "cli", "paths", "notebook", "widgets"}
+_SUBMODULES = {"spaces", "models", "benchmarks", "env", "strategies", "analysis", "oneshot", "experiment", "cli", "paths",
+               "device", "notebook", "widgets"}
 
 
 #: stable top-level names -> the module that defines them
@@ -40,4 +42,6 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES) + list(_NAMES))
+    """The public names only: the lazily imported modules, the stable names and the version
+    (not this module's own helpers such as ``importlib`` or ``annotations``)."""
+    return sorted(["__version__", *_SUBMODULES, *_NAMES])

@@ -123,6 +123,33 @@ def imap(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, *, start_
             yield done.pop(k) if k in done else fn(it)
 
 
+_SHARED: dict = {}  # fork_map's state for its workers (inherited at fork, never pickled)
+
+
+def shared() -> dict:
+    """Inside a :func:`fork_map` function: the ``state`` the map was given."""
+    return _SHARED
+
+
+def fork_map(fn: Callable[[Any], Any], items: Iterable[Any], workers: int, state: dict, *,
+             desc: str = "pool", progress: bool = False) -> list[Any]:
+    """``[fn(item) for item in items]`` over ``workers`` forked processes (:func:`imap`)
+    that read large read-only ``state`` (e.g. a loaded enumeration) through :func:`shared`
+    instead of receiving it pickled; ``progress`` shows a tqdm bar of ``desc``."""
+    items = list(items)
+    _SHARED.clear()
+    _SHARED.update(state)
+    try:
+        results = imap(fn, items, workers, start_method="fork", desc=desc)
+        if progress:
+            from tqdm.auto import tqdm
+
+            results = tqdm(results, total=len(items), desc=desc, unit="chunk")
+        return list(results)
+    finally:
+        _SHARED.clear()
+
+
 def _pickled(item: Any, k: int, desc: str) -> bytes:
     try:
         return pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
@@ -135,4 +162,4 @@ def _call(fn: Callable[[Any], Any], payload: bytes) -> Any:
     return fn(pickle.loads(payload))
 
 
-__all__ = ["imap", "spawn_is_safe", "PoolFallbackWarning"]
+__all__ = ["imap", "fork_map", "shared", "spawn_is_safe", "PoolFallbackWarning"]

@@ -11,9 +11,9 @@ import sys
 
 
 def _cmd_bench(args) -> int:
-    from . import bench
+    from . import speed
 
-    bench.run(args.sections or None, quick=args.quick)
+    speed.run(args.sections or None, quick=args.quick)
     return 0
 
 
@@ -39,6 +39,8 @@ def positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .benchmarks import catalogue  # the names in the help (a light module: no heavy imports)
+
     p = argparse.ArgumentParser(prog="nasbench-lab", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -48,13 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_bench)
 
     d = sub.add_parser("download", help="download an official benchmark file (resumable, checked)")
-    d.add_argument("name", help="nb101 | nb101-full | nb201 | nb301")
+    d.add_argument("name", help=" | ".join(catalogue.download_names()))
     d.add_argument("--url", help="override the download address (a mirror)")
     d.add_argument("--dest", help="target folder (default: data/cache/downloads)")
     d.set_defaults(func=_lazy("nasbench_lab.benchmarks.download:cli_download"))
 
     i = sub.add_parser("import", help="import an official benchmark file into the compact cache")
-    i.add_argument("name", help="nb101 | nb201 | nb301")
+    i.add_argument("name", help=" | ".join(catalogue.import_names()))
     i.add_argument("path", help="the official file or folder")
     i.add_argument("--allow-partial", action="store_true",
                    help="accept an NB101 file with missing cells or repeats (warned, cache flagged)")
@@ -68,14 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     bu.set_defaults(func=_lazy("nasbench_lab.build:cli_build"))
 
     f = sub.add_parser("figures", help="regenerate every figure and table of the offline default")
-    f.add_argument("--benchmark", default="moons")
+    f.add_argument("--benchmark", default="moons", help=" | ".join(catalogue.names()))
     f.add_argument("--out", help="output folder (default: figures/)")
     f.add_argument("--quick", action="store_true", help="tiny budgets (smoke run)")
     f.add_argument("--apex-seeds", type=int, default=None, help="trained Ape-X seeds per benchmark (default 1)")
     f.set_defaults(func=_lazy("nasbench_lab.main_job:cli_figures"))
 
     ab = sub.add_parser("ablation", help="train the Ape-X ablation grid (paper §5) and draw Figs. 17-19")
-    ab.add_argument("--benchmark", default="moons")
+    ab.add_argument("--benchmark", default="moons", help=" | ".join(catalogue.names()))
     ab.add_argument("--seeds", type=int, default=3, help="seeds per setting")
     ab.add_argument("--steps", type=int, default=100_000, help="training env steps per run")
     ab.add_argument("--full-factorial", action="store_true", help="cross the three parameters (36 settings)")
@@ -93,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     oq.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="search options for every method (e.g. second_order=true channels=16)")
     oq.add_argument("--out", help="output folder (default: figures/)")
+    oq.add_argument("--tag", default="", help="suffix of the output files (e.g. 'dropout' for runs with --set)")
+    oq.add_argument("--store", default=None, help="SQLite store of the stand-alone trainings (default: the cache)")
     oq.set_defaults(func=_lazy("nasbench_lab.main_job:cli_oneshot_quality"))
 
     from .experiment.commands import add_parser as add_experiment_parser

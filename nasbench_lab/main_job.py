@@ -39,7 +39,8 @@ from typing import Any, Callable
 import numpy as np
 
 from . import paths
-from .paths import torch_threads as _torch_threads
+from .device import default_device
+from .device import torch_threads as _torch_threads
 
 
 class Missing(RuntimeError):
@@ -137,29 +138,20 @@ class Context:
 # --------------------------------------------------------------------------------------
 # steps
 # --------------------------------------------------------------------------------------
-NB201_TABLE = ("nasbench201", "nb201_accuracies.csv.gz")
-
-
 def nb201_path() -> Path | None:
-    """The real NAS-Bench-201 table beside the project, or None."""
-    root = paths.shared_data_dir()
-    if root is None:
-        return None
-    p = root.joinpath(*NB201_TABLE)
-    return p if p.exists() else None
+    """The NAS-Bench-201 file the catalogue finds here (the shared table beside the project), or None."""
+    from .benchmarks import catalogue
+
+    return catalogue.locate("nb201")
 
 
-def load_benchmark(name: str):
-    """Benchmark ``name`` as the job loads it; an unknown name is a ValueError listing the known ones."""
+def job_benchmark(name: str):
+    """Benchmark ``name`` as the job loads it (``benchmarks.load``, which finds its file); an
+    unknown name is a ValueError listing the known ones, an absent or unloadable one :class:`Missing`."""
     from . import benchmarks
 
     if name not in benchmarks.names():
         raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(benchmarks.names())}")
-    if name == "nb201":
-        p = nb201_path()
-        if p is None:
-            raise Missing("NAS-Bench-201 table not found (shared data folder beside the project)")
-        return benchmarks.load("nb201", path=p, validation="cifar10_valid_12", test="cifar10_test_200")
     try:
         return benchmarks.load(name)
     except (FileNotFoundError, ImportError, AttributeError) as e:
@@ -172,7 +164,7 @@ def step_benchmarks(ctx: Context) -> list[Path]:
     problems, unknown = [], None
     for name in names:  # a failing name never keeps the others from loading
         try:
-            ctx.benchmarks[name] = load_benchmark(name)
+            ctx.benchmarks[name] = job_benchmark(name)
         except Missing as e:
             problems.append(str(e))
         except ValueError as e:
@@ -342,7 +334,7 @@ def _apex_dir(name: str, config, seed: int, bench) -> Path:
 
     from .benchmarks.base import benchmark_fingerprint
 
-    device = str(config.device or paths.default_device()).split(":")[0]  # a cuda run resumes on cuda only
+    device = str(config.device or default_device()).split(":")[0]  # a cuda run resumes on cuda only
     digest = hashlib.blake2b(json.dumps([config.fingerprint(), benchmark_fingerprint(bench), device], sort_keys=True,
                                         default=str).encode(), digest_size=6).hexdigest()
     return paths.cache_dir() / "apex" / f"{name}-{digest}" / f"seed{seed}"
@@ -406,12 +398,11 @@ def step_apex_ablation(ctx: Context, name: str = "moons") -> list[Path]:
 def reuse_targets(columns=(("cifar100", "cifar100_valid_12", "cifar100_test_12"),
                            ("imagenet16", "imagenet16_valid_12", "imagenet16_test_12"))) -> dict:
     """NB201 on other data sets (search on their 12-epoch validation, report their test)."""
-    from .benchmarks import nb201
+    from . import benchmarks
 
-    p = nb201_path()
-    if p is None:
+    if nb201_path() is None:
         raise Missing("NAS-Bench-201 table not found (shared data folder beside the project)")
-    return {name: nb201.load(p, validation=v, test=t, name=f"nb201-{name}") for name, v, t in columns}
+    return {name: benchmarks.load("nb201", validation=v, test=t, name=f"nb201-{name}") for name, v, t in columns}
 
 
 def step_apex_reuse(ctx: Context, name: str = "nb201") -> list[Path]:
@@ -454,7 +445,7 @@ def step_figures(ctx: Context, name: str) -> list[Path]:
     files += ctx.save_fig(figures.shaping_curves(marks=[float(np.nanmean(acc))]), f"fig04_shaping_curves_{name}")
     # Fig. 11: number of neighbours vs accuracy
     try:
-        from .env.tables import neighbour_table
+        from .env.neighbours import neighbour_table
 
         counts = neighbour_table(bench.space, bench).counts
         metric = bench.test if getattr(bench, "has_test", False) else bench.validation
@@ -627,10 +618,7 @@ def step_throughput(ctx: Context) -> list[Path]:
 
     from .analysis import figures
 
-    try:
-        from .env.vector import throughput
-    except ImportError as e:
-        raise Missing(f"env.vector.throughput is not available ({e})") from e
+    from .speed.env import throughput
     if not ctx.benchmarks:
         raise Missing("no benchmark is loaded")
     degrees = (1, 8, 64) if ctx.cfg.quick else (1, 8, 64, 512, 4096)
@@ -748,7 +736,7 @@ def cli_ablation(args) -> int:
     from .strategies.apex import ApexConfig
     from .strategies.apex_studies import ablation_figures, ablation_grid
 
-    bench = load_benchmark(args.benchmark)
+    bench = job_benchmark(args.benchmark)
     cfg = ApexConfig.small(total_steps=args.steps, report_every=max(1, args.steps // 40))
     out = Path(args.out) if args.out else paths.figures_dir() / "ablation"
     frame = ablation_grid(bench, cfg, seeds=tuple(range(args.seeds)), full_factorial=args.full_factorial,
@@ -764,9 +752,10 @@ def cli_ablation(args) -> int:
 
 def cli_oneshot_quality(args) -> int:
     """``nasbench-lab oneshot-quality``: :func:`study` over the chosen methods, written as
-    ``oneshot_quality_<space>.csv`` (every search) and ``table_oneshot_quality_<space>.md``
-    (per method) in ``--out`` (default ``figures/``). The NAS-Bench-201 table, when it is
-    beside the project, gives each NB201 export's CIFAR-10 test accuracy."""
+    ``oneshot_quality_<space>[_<tag>].csv`` (every search) and
+    ``table_oneshot_quality_<space>[_<tag>].md`` (per method) in ``--out`` (default
+    ``figures/``). The NAS-Bench-201 table, when it is beside the project, gives each NB201
+    export's CIFAR-10 test accuracy. ``--store``: the stand-alone trainings' SQLite store."""
     import yaml
 
     from .oneshot import names
@@ -776,10 +765,13 @@ def cli_oneshot_quality(args) -> int:
     table = None
     if args.space == "nb201":
         try:
-            table = load_benchmark("nb201")
+            table = job_benchmark("nb201")
         except Missing as e:
             print(f"note: {e}; the exports' NAS-Bench-201 accuracies are left out")
     methods = args.methods or names()
+    unknown = [m for m in methods if m not in names()]
+    if unknown:
+        raise SystemExit(f"nasbench-lab oneshot-quality: unknown methods {unknown}; known: {', '.join(names())}")
     extra = {}
     for item in getattr(args, "set", None) or []:
         key, sep, value = item.partition("=")
@@ -787,15 +779,19 @@ def cli_oneshot_quality(args) -> int:
             raise SystemExit(f"nasbench-lab oneshot-quality: --set takes KEY=VALUE, got {item!r}")
         extra[key] = yaml.safe_load(value)
     options = {m: {"max_steps_per_epoch": int(args.steps), **extra} for m in methods}
+    tag = getattr(args, "tag", "") or ""
+    if tag and not tag.replace("-", "").replace("_", "").isalnum():
+        raise SystemExit(f"nasbench-lab oneshot-quality: --tag takes letters, digits, - and _, got {tag!r}")
+    stem = f"{args.space}_{tag}" if tag else args.space
     frame = study(methods, args.space, seeds=tuple(range(args.seeds)), n_cells=args.cells, max_epochs=args.epochs,
-                  options=options, table=table, progress=True)
-    with paths.atomic_write(out / f"oneshot_quality_{args.space}.csv", suffix=".csv") as tmp:
+                  options=options, table=table, store=getattr(args, "store", None), progress=True)
+    with paths.atomic_write(out / f"oneshot_quality_{stem}.csv", suffix=".csv") as tmp:
         frame.to_csv(tmp, index=False)
     text = summary(frame).round(4).to_markdown()
     caption = (f"Weight-sharing quality on {args.space} (digits): {args.cells} uniform cells trained stand-alone, "
                f"{args.seeds} searches per method of {args.epochs} epochs x {args.steps} steps"
                f"{f', options {extra}' if extra else ''}.")
-    with paths.atomic_write(out / f"table_oneshot_quality_{args.space}.md", suffix=".md") as tmp:
+    with paths.atomic_write(out / f"table_oneshot_quality_{stem}.md", suffix=".md") as tmp:
         tmp.write_text(f"{caption}\n\n{text}\n", encoding="utf-8")
     print(caption)
     print(text)

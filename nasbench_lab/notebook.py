@@ -1,4 +1,4 @@
-"""Small helpers the notebooks call: the set-up check, benchmark resolution, parameters.
+"""Small helpers the notebooks call: the set-up check, the strategies that fit a space, parameters.
 
 The notebooks under ``notebooks/`` follow the papermill convention: one code cell tagged
 ``parameters`` holds the knobs (``BENCHMARK``, ``BUDGET``, ``SEED``, ...). A runner (papermill,
@@ -7,15 +7,16 @@ notebook runs at the paper's budgets for a user and at tiny budgets in CI.
 
 * :func:`setup_check` lists which benchmarks are present on this machine, where their files
   are, and the command that fetches the missing ones.
-* :func:`load_benchmark` turns a ``BENCHMARK`` parameter into a loaded benchmark, falling back
-  to the bundled NAS-Bench-Moons (with a note saying why) when the files are absent.
+* A ``BENCHMARK`` parameter is loaded with ``nl.benchmarks.load(BENCHMARK, fallback="moons")``:
+  the bundled NAS-Bench-Moons, with a warning saying why, when the files are absent here
+  (the names, the files looked for and how to get them are ``benchmarks.catalogue``).
 * :func:`strategies_for` names the strategies that build on a space (what the protocol
   and the runner can run there: REINFORCE writes MLP chains and categorical decisions only, say).
 * :func:`inject_parameters` / :func:`execute` run a notebook with overridden parameters.
 
 >>> import nasbench_lab as nl
 >>> nl.notebook.setup_check()                    # doctest: +SKIP
->>> name, bench = nl.notebook.load_benchmark("nb201")   # doctest: +SKIP
+>>> bench = nl.benchmarks.load("nb201", fallback="moons")   # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -26,38 +27,19 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import paths
+from .benchmarks import catalogue
 
-#: benchmark name -> human description
-DESCRIPTIONS = {
-    "moons": "NAS-Bench-Moons: every MLP chain of depth <= 3 trained on HalfMoons (bundled)",
-    "nb201": "NAS-Bench-201: 15,625 cells, CIFAR-10/100, ImageNet16-120 (complete table)",
-    "nb101": "NAS-Bench-101: 423,624 cells trained on CIFAR-10 (108 epochs, 3 seeds)",
-    "nb301": "NAS-Bench-301: surrogate over the DARTS space (XGBoost ensemble)",
-}
+#: benchmark name -> human description (from the catalogue)
+DESCRIPTIONS = {name: catalogue.BENCHMARKS[name].description for name in catalogue.SETUP}
 
-#: benchmark name -> how a user gets the files
-HOW_TO_GET = {
-    "moons": "bundled with the package (regenerate: nasbench-lab build moons)",
-    "nb201": "nasbench-lab download nb201   (then: nasbench-lab import nb201 <file>)",
-    "nb101": "nasbench-lab download nb101   (then: nasbench-lab import nb101 <tfrecord>)",
-    "nb301": "nasbench-lab download nb301   (unpacks nb_models_1.0; needs the nb301 extra)",
-}
+#: benchmark name -> how a user gets the files (from the catalogue)
+HOW_TO_GET = {name: catalogue.BENCHMARKS[name].how_to_get for name in catalogue.SETUP}
 
-#: options the notebooks pass to ``benchmarks.load`` when the file is a table (CSV/Parquet)
-LOAD_OPTIONS: dict[str, dict[str, Any]] = {
-    "nb201": {"validation": "cifar10_valid_12", "test": "cifar10_test_200"},
-}
+#: the benchmarks the set-up check lists
+BENCHMARKS = catalogue.SETUP
 
-#: file (or folder) names that identify each benchmark under data/ (searched recursively)
-_FILE_PATTERNS = {
-    "moons": ["nas_bench_moons.csv.gz", "nas_bench_moons.csv", "nas_bench_moons.parquet"],
-    "nb201": ["NAS-Bench-201-v1_*.pth", "NATS-tss-v1_0-*.pickle.pbz2", "nb201_accuracies.csv*"],
-    "nb101": ["nasbench_only108*.npz", "nasbench_full*.npz", "nasbench_only108.tfrecord",
-              "nasbench_full.tfrecord"],
-    "nb301": ["nb_models_1.0/xgb_v1.0", "nb_models/xgb_v1.0", "xgb_v1.0"],
-}
-
-BENCHMARKS = ("moons", "nb201", "nb101", "nb301")
+#: the file (or folder) this machine has for a benchmark, or None (``benchmarks.locate``)
+locate = catalogue.locate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,38 +56,6 @@ class BenchmarkStatus:
     description: str
     #: the command that fetches or rebuilds it
     how_to_get: str
-
-
-def _glob_first(roots: Iterable[Path], patterns: list[str]) -> Path | None:
-    for root in roots:
-        if root is None or not root.is_dir():
-            continue
-        for pattern in patterns:
-            hits = sorted(root.glob(pattern)) or sorted(root.rglob(pattern))
-            if hits:
-                return hits[0]
-    return None
-
-
-def locate(name: str) -> Path | None:
-    """The file or folder this machine has for benchmark ``name``, or None.
-
-    Looks, in order: the project's ``data/`` folder (downloads and caches), the bundled
-    files, and for NAS-Bench-201 the shared real samples
-    (``paths.shared_data_dir()/nasbench201/nb201_accuracies.csv.gz``).
-    """
-    if name not in _FILE_PATTERNS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
-    roots = [paths.data_dir(), paths.bundled_dir()]
-    found = _glob_first(roots, _FILE_PATTERNS[name])
-    if found is not None:
-        return found
-    shared = paths.shared_data_dir()
-    if name == "nb201" and shared is not None:
-        p = shared / "nasbench201" / "nb201_accuracies.csv.gz"
-        if p.exists():
-            return p
-    return None
 
 
 def setup_check(show: bool = True):
@@ -151,38 +101,6 @@ def nb101_enumeration_cached() -> bool:
         return bool(nb101.enumeration_cached())
     except Exception:  # the compiled kernels or an optional extra may be missing
         return False
-
-
-def resolve(name: str, fallback: str = "moons") -> str:
-    """``name`` if its files are present here, else ``fallback`` (with a printed note)."""
-    name = str(name).lower()
-    if name == "auto":
-        for candidate in ("nb101", "nb301", "nb201"):
-            if locate(candidate) is not None:
-                return candidate
-        return fallback
-    if name not in _FILE_PATTERNS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)} or 'auto'")
-    if name == fallback or locate(name) is not None:
-        return name
-    print(f"{name}: no benchmark file on this machine ({HOW_TO_GET[name]}); using {fallback!r} instead.")
-    return fallback
-
-
-def load_benchmark(name: str = "moons", fallback: str = "moons", **options):
-    """Resolve ``name`` (see :func:`resolve`) and load it; returns ``(name, benchmark)``.
-
-    ``options`` override :data:`LOAD_OPTIONS` (e.g. ``test="cifar100_test_12"`` for NB201).
-
-    >>> name, bench = load_benchmark("nb201")       # doctest: +SKIP
-    """
-    from . import benchmarks
-
-    chosen = resolve(name, fallback=fallback)
-    path = None if chosen == "moons" else locate(chosen)  # the moons loader knows its file
-    table = path is not None and any(x in path.name for x in (".csv", ".parquet"))
-    opts = {**(LOAD_OPTIONS.get(chosen, {}) if table else {}), **options}
-    return chosen, benchmarks.load(chosen, path=path, **opts)
 
 
 #: the strategies every benchmark's comparison runs, where they fit its space
@@ -476,10 +394,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
-    "BENCHMARKS", "BenchmarkStatus", "COMPARISON", "MULTI_TRIAL", "STRATEGIES", "main", "DESCRIPTIONS", "HOW_TO_GET", "LOAD_OPTIONS",
-    "SMALL_PARAMETERS", "error_outputs", "execute", "parameter_names", "small_parameters", "inject_parameters", "load_benchmark", "locate",
+    "BENCHMARKS", "BenchmarkStatus", "COMPARISON", "MULTI_TRIAL", "STRATEGIES", "main", "DESCRIPTIONS", "HOW_TO_GET",
+    "SMALL_PARAMETERS", "error_outputs", "execute", "parameter_names", "small_parameters", "inject_parameters", "locate",
     "nb101_enumeration_cached", "optional_caches", "parameters_cell_index", "progress",
-    "resolve", "sample_frame", "setup_check", "show", "strategies_for", "timed",
+    "sample_frame", "setup_check", "show", "strategies_for", "timed",
 ]
 
 

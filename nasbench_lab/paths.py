@@ -1,4 +1,7 @@
-"""Where data lives, atomic writes, and the one device helper.
+"""Where data lives, atomic writes, and the optional extras.
+
+The torch device helpers (``default_device``, ``torch_threads``) live in
+``nasbench_lab.device``.
 
 * ``data_dir()``: the project's ``data/`` folder (or ``$NASBENCH_LAB_DATA``); bundled
   tables are committed there, downloads and caches go to ``data_dir()/"cache"`` (git-ignored).
@@ -119,7 +122,7 @@ def read_npz(path: str | os.PathLike, required: tuple[str, ...] = (), what: str 
 
 
 #: optional packages -> the ``pyproject.toml`` extra that installs them
-EXTRAS = {"xgboost": "surrogate", "ipywidgets": "notebooks", "ray": "distributed", "ConfigSpace": "nb301",
+EXTRAS = {"xgboost": "surrogate", "ipywidgets": "notebooks", "ray": "ray", "ConfigSpace": "nb301",
           "jupyterlab": "notebooks"}
 
 
@@ -145,39 +148,3 @@ def require(module: str, what: str = ""):
         how = f"pip install 'nasbench-lab[{extra}]'" if extra else f"pip install {top}"
         raise MissingExtra(f"{what + ' needs' if what else 'this needs'} the optional package {top!r}, "
                            f"which is not installed: {how}", name=top) from None
-
-
-def default_device(prefer: str | None = None) -> str:
-    """``"cuda"`` when a GPU is usable (or ``prefer`` says so), else ``"cpu"``.
-
-    torch is imported lazily; without torch the answer is ``"cpu"``.
-    """
-    if prefer is not None:
-        return prefer
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None = 1) -> Iterator[None]:
-    """Run a block with ``n`` torch CPU threads (``None``/0: unchanged), then restore.
-
-    Small networks and gathers run several times faster on one thread than on several
-    spinning ones, and far faster when the cores are shared with other work.
-    """
-    if not n:
-        yield
-        return
-    import torch
-
-    old = torch.get_num_threads()
-    if n != old:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        if n != old:
-            torch.set_num_threads(old)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nasbench_lab.paths import torch_threads
+from nasbench_lab.device import torch_threads
 from nasbench_lab.spaces import darts, nb101, nb201
 
 MIXED_NB201 = nb201.Cell.from_string(

@@ -56,6 +56,36 @@ def nb201():
     return bench
 
 
+@pytest.fixture(scope="session")
+def local_ray():
+    """A local Ray instance for this test process (2 CPUs, loopback only, its own temporary
+    folder, no dashboard), started through ``nasbench_lab._ray.init`` as the library starts
+    one, and shut down at the end. Mark the tests using it ``xdist_group("ray")``."""
+    ray = pytest.importorskip("ray", reason="the optional `ray` extra is not installed")
+    import shutil
+    import tempfile
+
+    from nasbench_lab import _ray
+
+    folder = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths must stay under ~100 characters
+    # Ray's worker processes import trial functions by module name: let them find tests/ (Ray
+    # adds only the driver's working folder and script folder; the workers inherit this variable)
+    saved = os.environ.get("PYTHONPATH")
+    here = os.path.dirname(os.path.abspath(__file__))
+    os.environ["PYTHONPATH"] = here if not saved else here + os.pathsep + saved
+    os.environ.setdefault("RAY_raylet_start_wait_time_s", "120")  # a busy machine starts the node slowly
+    try:
+        _ray.init(num_cpus=2, temp_dir=folder, log_to_driver=False)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    yield ray
+    ray.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def chain_benchmark(seed: int):
     """A synthetic tabular benchmark over ChainSpace(3) (8,421 chains; accuracies seeded by ``seed``)."""
     import numpy as np

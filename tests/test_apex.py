@@ -461,8 +461,8 @@ def test_single_episode_actors_share_one_cache(bench):
 
 
 def test_bench_apex_section_measures_acting_learning_and_training(bench):
-    from nasbench_lab import bench as bench_pkg
-    from nasbench_lab.bench import apex as bench_apex
+    from nasbench_lab import speed as bench_pkg
+    from nasbench_lab.speed import apex as bench_apex
 
     assert "apex" in bench_pkg.sections()
     assert bench_apex.PAPER_STEPS_PER_SECOND == pytest.approx(1e7 / (92.6 * 3600))

@@ -6,15 +6,10 @@ import pytest
 
 from conftest import chain_benchmark
 
-ray = pytest.importorskip("ray", reason="the optional `distributed` extra (ray) is not installed")
+ray = pytest.importorskip("ray", reason="the optional `ray` extra is not installed")
 
-
-@pytest.fixture(scope="module")
-def local_ray():
-    """A local Ray instance on loopback, stopped afterwards."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-    yield
-    ray.shutdown()
+# one local Ray instance per test process (conftest's ``local_ray``), shared with test_experiment_ray
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 @pytest.mark.slow

@@ -29,7 +29,7 @@ def bench():
 
 @pytest.fixture(scope="module")
 def table(bench):
-    from nasbench_lab.env.tables import neighbour_table
+    from nasbench_lab.env.neighbours import neighbour_table
 
     return neighbour_table(bench.space, bench)
 

@@ -55,10 +55,10 @@ def truncated_nb201_table(tmp_path, monkeypatch):
 
 
 def missing_xgboost(tmp_path, monkeypatch):
-    from nasbench_lab.benchmarks import _nb301_models
+    from nasbench_lab.benchmarks._formats import xgboost_legacy
 
     monkeypatch.setitem(sys.modules, "xgboost", None)  # as if not installed
-    _nb301_models.json_to_booster({"learner": {}}, "member")
+    xgboost_legacy.json_to_booster({"learner": {}}, "member")
 
 
 def missing_ipywidgets(tmp_path, monkeypatch):

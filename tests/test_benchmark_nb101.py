@@ -1,7 +1,7 @@
 """NAS-Bench-101: the tfrecord reader, the compact cache and the query protocol.
 
 The tfrecords here are fixtures in the exact official format with made-up metrics
-(``benchmarks.fixtures``); the cells come from the real 1k sample when it is present.
+(``benchmarks.testing``); the cells come from the real 1k sample when it is present.
 """
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from nasbench_lab.benchmarks import BenchmarkFileError, NotInBenchmark, load
-from nasbench_lab.benchmarks import fixtures, nb101
-from nasbench_lab.benchmarks._protobuf import decode_model_metrics
-from nasbench_lab.benchmarks._tfrecord import masked_crc, read_records, write_record
+from nasbench_lab.benchmarks import nb101
+from nasbench_lab.benchmarks import testing as fixtures
+from nasbench_lab.benchmarks._formats.protobuf import decode_model_metrics
+from nasbench_lab.benchmarks._formats.tfrecord import masked_crc, read_records, write_record
 
 
 def _cells(n=40):
@@ -288,7 +289,7 @@ def test_single_and_batched_answers_are_the_same_metrics(tmp_path, tmp_data):
 
 
 def test_crc32c_check_value_and_fallback_agree():
-    from nasbench_lab.benchmarks import _tfrecord
+    from nasbench_lab.benchmarks._formats import tfrecord as _tfrecord
 
     assert _tfrecord.crc32c(b"123456789") == 0xE3069283  # the standard CRC-32C check value
     data = np.random.default_rng(1).bytes(4096)

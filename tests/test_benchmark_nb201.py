@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from nasbench_lab.benchmarks import BenchmarkFileError, NotInBenchmark, load
-from nasbench_lab.benchmarks import fixtures, nb201
+from nasbench_lab.benchmarks import nb201
+from nasbench_lab.benchmarks import testing as fixtures
 
 CSV = ("nasbench201", "nb201_accuracies.csv.gz")
 

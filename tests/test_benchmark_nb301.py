@@ -26,7 +26,7 @@ from nasbench_lab.benchmarks import BenchmarkFileError
 from nasbench_lab.benchmarks import nb301
 from nasbench_lab.benchmarks._nb301_features import (FEATURE_NAMES, FIXED_HYPERPARAMETERS, HYPERPARAMETERS,
                                                      config_features, encode_value, features)
-from nasbench_lab.benchmarks._nb301_models import booster_to_legacy_snapshot
+from nasbench_lab.benchmarks._formats.xgboost_legacy import booster_to_legacy_snapshot
 from nasbench_lab.spaces.darts import DartsSpace, Genotype
 
 xgb = pytest.importorskip("xgboost")
@@ -424,7 +424,7 @@ def test_official_lightgbm_runtime_sibling_without_lightgbm(tmp_path, tmp_data, 
     with pytest.raises(BenchmarkFileError, match="different kinds"):
         nb301.load_ensemble(root)  # the parent folder mixes the xgb and lgb ensembles
     # the state itself was read (numpy scalars and containers are allowed, code is not)
-    from nasbench_lab.benchmarks._nb301_models import read_pickled_booster
+    from nasbench_lab.benchmarks._formats.xgboost_legacy import read_pickled_booster
 
     state = read_pickled_booster((d / "surrogate_model.model").read_bytes())
     assert state["handle"].startswith(b"tree") and state["best_iteration"] == 7

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from nasbench_lab import paths
-from nasbench_lab.benchmarks import BenchmarkFileError, fixtures, load, nb101
-from nasbench_lab.benchmarks._protobuf import decode_model_metrics, encode_model_metrics
-from nasbench_lab.benchmarks._tfrecord import masked_crc, read_records, write_record
+from nasbench_lab.benchmarks import BenchmarkFileError, load, nb101
+from nasbench_lab.benchmarks import testing as fixtures
+from nasbench_lab.benchmarks._formats.protobuf import decode_model_metrics, encode_model_metrics
+from nasbench_lab.benchmarks._formats.tfrecord import masked_crc, read_records, write_record
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -200,7 +201,7 @@ def test_damaged_nb101_cache_given_directly_is_refused_naming_it(tmp_path, tmp_d
 
 @pytest.mark.parametrize("how", DAMAGE + ["missing-array"])
 def test_damaged_enumeration_cache_is_rebuilt(tmp_path, monkeypatch, how):
-    from nasbench_lab.spaces import nb101 as space
+    from nasbench_lab.spaces.nb101 import enumeration as space
 
     path = tmp_path / "enum.npz"
     if how == "missing-array":
@@ -218,21 +219,20 @@ def test_damaged_enumeration_cache_is_rebuilt(tmp_path, monkeypatch, how):
 
 @pytest.mark.parametrize("how", DAMAGE)
 def test_damaged_neighbour_table_is_refused_by_name_and_rebuilt(tmp_path, monkeypatch, how):
-    from nasbench_lab.env import tables
-    from nasbench_lab.spaces import nb101 as space
+    from nasbench_lab.env import neighbours as tables
+    from nasbench_lab.spaces.nb101 import neighbourhood as space
 
     path = tmp_path / "nb.npz"
-    keys = ["a" * 32, "b" * 32]
+    keys = np.array(["a" * 32, "b" * 32])
     good = tables.NeighbourTable.from_lists([[1], [0]], tables.keys_fingerprint(keys))
     good.save(path)
     _damage(path, how)
     with pytest.raises(tables.NeighbourTableError, match=f"{path}.*rebuild it"):
         tables.NeighbourTable.load(path)
-    monkeypatch.setattr(space, "_jit", lambda: False)
-    monkeypatch.setattr(tables, "_nb101_arch_of", lambda s, k: None)
-    monkeypatch.setattr(tables, "build_table_parallel", lambda *a, **k: good)
+    monkeypatch.setattr(space, "enumeration_arrays", lambda: {"keys": keys})
+    monkeypatch.setattr(space, "build_neighbour_table", lambda **k: good)
     with pytest.warns(RuntimeWarning, match=f"{path}.*rebuilding"):
-        got = tables.nb101_table(space=object(), keys=keys, path=path, progress=False)
+        got = space.neighbour_table(path=path, progress=False)
     assert got is good
     assert tables.NeighbourTable.load(path).fingerprint == good.fingerprint  # rewritten whole
 
@@ -367,7 +367,7 @@ def _peak_while(fn) -> int:
     b"\x80\x02cbuiltins\nbytearray\nJ\x00\x00\x00\x01\x85R.",  # bytearray(16 MiB) via REDUCE
 ], ids=["bytes8", "unicode8", "bytearray-int"])
 def test_nb301_member_pickle_cannot_make_the_reader_allocate(payload):
-    from nasbench_lab.benchmarks._nb301_models import read_pickled_booster
+    from nasbench_lab.benchmarks._formats.xgboost_legacy import read_pickled_booster
 
     def read():
         with pytest.raises(BenchmarkFileError, match="member: refusing"):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nasbench_lab.benchmarks import download as dl
-from nasbench_lab.benchmarks import fixtures
+from nasbench_lab.benchmarks import testing as fixtures
 from nasbench_lab.cli import main as cli_main
 
 PAYLOAD = np.random.default_rng(0).bytes(300_000)

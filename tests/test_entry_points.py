@@ -86,3 +86,73 @@ def test_cli_help_lists_commands(capsys):
     text = build_parser().format_help()
     for cmd in ("bench", "download", "import", "build", "figures"):
         assert cmd in text
+
+
+def test_dir_of_the_package_lists_only_what_it_offers():
+    """``dir(nl)``: every name resolves to a module with public names or to a stable
+    object; the facade's own helpers (``importlib``, ``annotations``) are not listed."""
+    import types
+
+    import nasbench_lab as nl
+
+    names = dir(nl)
+    assert "importlib" not in names and "annotations" not in names and "_NAMES" not in names
+    assert {"spaces", "benchmarks", "env", "strategies", "experiment", "analysis", "device", "run_protocol"} <= set(names)
+    for name in names:
+        obj = getattr(nl, name)
+        if isinstance(obj, types.ModuleType):
+            assert [n for n in dir(obj) if not n.startswith("_")], f"nl.{name} is an empty module"
+        else:
+            assert name == "__version__" or callable(obj), f"nl.{name} = {obj!r}"
+
+
+def test_device_helpers_live_at_the_bottom():
+    from nasbench_lab import device, paths
+
+    assert device.default_device("cpu") == "cpu" and device.default_device() in ("cpu", "cuda")
+    assert not hasattr(paths, "default_device") and not hasattr(paths, "torch_threads")
+    import torch
+
+    before = torch.get_num_threads()
+    with device.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_make_targets_and_requirement_files_agree():
+    """Every target the Makefile declares has a rule; the environment stamp depends on both
+    requirement files and installs the development one, which includes the runtime one;
+    torch is pinned in the same file as Lightning; conda delegates to the same files."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    make = (root / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:(.*)$", make, re.M).group(1).split()
+    rules = set(re.findall(r"^([\w-]+):", make, re.M))
+    assert set(phony) <= rules, f"declared without a rule: {sorted(set(phony) - rules)}"
+    assert "clean-cache" in rules and "cache_dir()" in make
+    stamp = re.search(r"^\$\(STAMP\):(.*)$", make, re.M).group(1).split()
+    assert {"requirements.txt", "requirements-dev.txt", "pyproject.toml"} <= set(stamp)
+    assert "-r requirements-dev.txt" in make
+    runtime = (root / "requirements.txt").read_text().splitlines()
+    dev = (root / "requirements-dev.txt").read_text().splitlines()
+    assert "-r requirements.txt" in dev
+    assert any(re.fullmatch(r"torch==[\d.]+", ln) for ln in runtime) and any(ln.startswith("lightning") for ln in runtime)
+    assert not [ln for ln in runtime if ln.split(">=")[0] in {"pytest", "pytest-xdist", "hypothesis", "nbmake"}]
+    assert "-r requirements-dev.txt" in (root / "environment.yml").read_text()
+    import tomllib
+
+    def names(lines):
+        return {re.split(r"[\[<>=!~ ;]", ln.strip(), maxsplit=1)[0].lower() for ln in lines
+                if ln.strip() and not ln.lstrip().startswith(("#", "-r"))}
+
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    runtime_extras = {n for k, v in extras.items() if k not in ("gpu", "test") for n in names(v)}
+    assert names(project["dependencies"]) | runtime_extras <= names(runtime), \
+        sorted((names(project["dependencies"]) | runtime_extras) - names(runtime))
+    assert names(extras["test"]) <= names(dev), sorted(names(extras["test"]) - names(dev))
+    ignore = (root / ".gitignore").read_text().splitlines()
+    whitelisted = [ln[1:] for ln in ignore if ln.startswith("!")]
+    assert all((root / p).exists() for p in whitelisted), whitelisted

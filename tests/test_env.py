@@ -10,7 +10,7 @@ import pytest
 
 from conftest import chain_benchmark
 from nasbench_lab.env import IncrementalEnv, shape_accuracy, shown_positions
-from nasbench_lab.env.tables import (NeighbourTable, NeighbourTableError, build_table, keys_fingerprint,
+from nasbench_lab.env.neighbours import (NeighbourTable, NeighbourTableError, build_table, keys_fingerprint,
                                      neighbour_table)
 from nasbench_lab.env.vector import VectorIncrementalEnv, shown_table
 
@@ -248,6 +248,24 @@ def test_generic_table_matches_space(chain_bench):
         assert np.array_equal(table.neighbours(int(r)), expect)
 
 
+def test_table_follows_a_shuffled_benchmark_row_order(chain_bench):
+    space = chain_bench.space
+    keys = list(np.random.default_rng(1).permutation(chain_bench.keys))
+
+    class Shuffled:  # the same rows in another order
+        pass
+
+    bench = Shuffled()
+    bench.keys = keys
+    table = neighbour_table(space, bench)
+    expect = build_table(space, keys, lambda i: space.from_key(keys[i]))
+    assert table.fingerprint == expect.fingerprint == keys_fingerprint(keys)
+    assert np.array_equal(table.offsets, expect.offsets) and np.array_equal(table.targets, expect.targets)
+    assert not np.array_equal(table.targets, neighbour_table(space, chain_bench).targets)
+    with pytest.raises(NeighbourTableError, match="not a permutation"):
+        space.neighbour_table(keys=keys[:-1] + keys[:1])
+
+
 def test_table_roundtrip_and_errors(tmp_data, chain_bench):
     table = NeighbourTable.from_lists([[1, 2], [], [0]], "fp")
     assert table.counts.tolist() == [2, 0, 1]
@@ -373,7 +391,7 @@ def test_shape_accuracy():
 
 
 def test_throughput_frame(nb201):
-    from nasbench_lab.env.vector import throughput
+    from nasbench_lab.speed.env import throughput
 
     frame = throughput({"nb201": nb201}, degrees=(1, 8), backends=("numpy",), steps=4, repeat=1,
                        reference_steps=5)
@@ -403,14 +421,14 @@ def nb101_keys(nb101_space):
 @pytest.mark.xdist_group("nb101_enum")
 def test_nb101_table_rows_match_space_neighbours(nb101_space):
     """The parallel table builder (2 processes) on 600 random cells of the enumeration."""
-    from nasbench_lab.env.tables import _nb101_arch_of, neighbour_lists_parallel
+    from nasbench_lab.env.neighbours import neighbour_lists_parallel
 
     space = nb101_space
     archs = space.enumerate()
     keys = archs.keys
     assert len(keys) == 423_624
     rows = np.random.default_rng(0).integers(len(keys), size=600)
-    lists = neighbour_lists_parallel(space, keys, _nb101_arch_of(space, keys), rows=rows, workers=2,
+    lists = neighbour_lists_parallel(space, keys, archs.__getitem__, rows=rows, workers=2,
                                      chunk=150, progress=False)
     row_of = {str(k): i for i, k in enumerate(keys)}
     for r, got in zip(rows, lists):
@@ -423,15 +441,21 @@ def test_nb101_table_rows_match_space_neighbours(nb101_space):
 @pytest.mark.slow
 @pytest.mark.xdist_group("nb101_enum")
 def test_nb101_table_is_loaded_from_its_cache(nb101_space, nb101_keys, tmp_data):
-    from nasbench_lab.env.tables import NB101_CACHE, nb101_table
+    from nasbench_lab.env.neighbours import neighbour_table
 
     keys = nb101_keys
     n = len(keys)
     # a stand-in table for the same row order (every cell -> its successor row)
     stand_in = NeighbourTable(np.arange(n + 1, dtype=np.int64), ((np.arange(n) + 1) % n).astype(np.int32),
                               keys_fingerprint(keys))
-    stand_in.save(tmp_data / "cache" / NB101_CACHE)
-    got = nb101_table(nb101_space, keys=keys, progress=False)  # must not rebuild (many minutes)
+    stand_in.save(tmp_data / "cache" / nb101_space.neighbour_table_cache)
+
+    class Rows:  # a benchmark with one row per cell, in enumeration order
+        pass
+
+    bench = Rows()
+    bench.keys = keys
+    got = neighbour_table(nb101_space, bench)  # must not rebuild (many minutes)
     assert np.array_equal(got.targets, stand_in.targets)
 
 
@@ -471,10 +495,10 @@ def test_nb101_state_is_its_key_whatever_the_labelling(nb101_space):
 @pytest.mark.xdist_group("nb101_enum")
 def test_nb101_compiled_table_build_matches_space_neighbours(nb101_space, nb101_keys, tmp_path):
     """The whole 423,624-row table by the compiled batch path (2 processes, tens of seconds)."""
-    from nasbench_lab.env.tables import nb101_enumeration_table
+    from nasbench_lab.spaces.nb101 import build_neighbour_table
 
     space = nb101_space
-    table = nb101_enumeration_table(workers=2, chunk=20_000, progress=False)
+    table = build_neighbour_table(workers=2, chunk=20_000, progress=False)
     assert table.n_rows == len(nb101_keys) == 423_624
     assert table.fingerprint == keys_fingerprint(nb101_keys)
     counts = table.counts

@@ -15,7 +15,8 @@ import pytest
 from nasbench_lab.experiment import Experiment, ExperimentConfig
 from nasbench_lab.experiment._workers import report_intermediate_result
 from nasbench_lab.spaces.mlp import Chain, ChainSpace
-from nasbench_lab.strategies.base import MultiTrialStrategy
+
+from _scripted import Scripted
 
 pytestmark = pytest.mark.xdist_group("experiment_live")
 
@@ -45,36 +46,6 @@ def placement(arch) -> dict:
     time.sleep(0.3)
     devices = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
     return {"default": 0.5, "test": float(devices) if devices.isdigit() else -1.0}
-
-
-class Scripted(MultiTrialStrategy):
-    """Asks the given architectures in order, then says there is nothing more to ask."""
-
-    name = "scripted"
-
-    def __init__(self, space, seed=0, archs=()):
-        super().__init__(space, seed)
-        self.archs = list(archs)
-        self.told: list = []
-        self._pending: list = []
-
-    def ask(self):
-        if self.trials + len(self._pending) >= len(self.archs):
-            raise StopIteration
-        arch = self.archs[self.trials + len(self._pending)]
-        self._pending.append(arch)
-        return arch
-
-    def _observe(self, arch, reward, metrics):
-        self._pending.remove(arch)
-        self.told.append((SPACE.key(arch), reward))
-
-    def state_dict(self):
-        return {**super().state_dict(), "pending": list(self._pending), "told": list(self.told)}
-
-    def load_state_dict(self, state):
-        super().load_state_dict(state)
-        self._pending, self.told = list(state["pending"]), list(state["told"])
 
 
 def _scripted(archs):

@@ -230,8 +230,40 @@ def test_save_writes_png_and_pdf(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
+def _main_job_figures() -> dict[int, set[str]]:
+    """Paper figure number -> the ``figures`` functions the main job saves under that
+    number (``ctx.save_fig(figures.f(...), "figNN_...")``, read from its source)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import nasbench_lab
+
+    source = (Path(nasbench_lab.__file__).parent / "main_job.py").read_text(encoding="utf-8")
+    out: dict[int, set[str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "save_fig" and len(node.args) == 2):
+            continue
+        fig, name = node.args
+        head = name.values[0] if isinstance(name, ast.JoinedStr) and name.values else name
+        m = re.match(r"fig(\d\d)_", head.value) if isinstance(head, ast.Constant) and isinstance(head.value, str) else None
+        if (m and isinstance(fig, ast.Call) and isinstance(fig.func, ast.Attribute)
+                and isinstance(fig.func.value, ast.Name) and fig.func.value.id == "figures"):
+            out.setdefault(int(m.group(1)), set()).add(fig.func.attr)
+    return out
+
+
 def test_figures_registry_covers_paper_figures():
-    assert sorted(figures.FIGURES) == [3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+    """The registry names every data figure of the paper (Figs. 1, 2 and 6 are diagrams:
+    operations-on-nodes, vertex removal, the agent's network), and for every figure the
+    main job saves as ``figNN_...`` it draws with exactly the registered function."""
+    assert sorted(figures.FIGURES) == [n for n in range(3, 20) if n != 6]
+    drawn = _main_job_figures()
+    assert {3, 4, 5, 7, 8, 9, 10, 11, 16} <= set(drawn), sorted(drawn)  # the reader finds them
+    wrong = {n: (sorted(fs), figures.FIGURES[n].__name__) for n, fs in drawn.items()
+             if fs != {figures.FIGURES[n].__name__}}
+    assert not wrong, f"figure number -> (main job draws, registry says): {wrong}"
 
 
 def test_anytime_ranking_draws_one_line_per_strategy():

@@ -11,10 +11,13 @@ tree, else at ``P``.
 
 Where each module sits (by its first package part below ``nasbench_lab``):
 
-* **bottom**: ``schema``, ``paths``, ``_parallel``, ``_timing``. They sit below every layer and may
+* **bottom**: ``schema``, ``paths``, ``device``, ``_parallel``, ``_timing``, ``_ray``. They sit below every layer and may
   import only each other (no layer, no ``analysis``, no top-level module).
-* **layers**, ranked: ``spaces`` 0, ``benchmarks`` 1, ``env`` 2, ``strategies`` 3 and
-  ``oneshot`` 3, ``experiment`` 4. A module of rank k may import the bottom, modules of
+* **layers**, ranked: ``spaces`` 0, ``models`` 1, ``benchmarks`` 2, ``env`` 3, ``strategies`` 4 and
+  ``oneshot`` 4, ``experiment`` 5. ``models`` (the torch network of an architecture) sits
+  on purpose between the spaces it reads and the benchmarks (live training, zero-cost
+  proxies) and one-shot super-nets that build networks with it; ``spaces`` never imports
+  it (an architecture is a value, its network is built elsewhere). A module of rank k may import the bottom, modules of
   its own package, and layers of rank < k. Rank k from another package is refused
   (``strategies`` and ``oneshot`` do not import each other), as is any rank > k.
 * **analysis** reads result frames, not live objects: it is a leaf library over frames.
@@ -22,7 +25,8 @@ Where each module sits (by its first package part below ``nasbench_lab``):
   its ablation figures with it); ``analysis`` itself may import only the bottom (and
   itself), never a layer nor the top.
 * **top**: ``nasbench_lab/__init__.py``, ``cli``, ``main_job``, ``notebook``,
-  ``widgets``, ``build``, ``bench/``. They sit above all layers and may import anything;
+  ``widgets``, ``build``, ``speed/`` (the ``nasbench-lab bench`` sections). They sit above
+  all layers and may import anything;
   nothing below the top may import them (``import nasbench_lab`` inside a layer reaches
   up to the facade and counts as an import of the top).
 
@@ -43,9 +47,9 @@ import pytest
 PACKAGE = "nasbench_lab"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
-LAYERS = {"spaces": 0, "benchmarks": 1, "env": 2, "strategies": 3, "oneshot": 3, "experiment": 4}
-BOTTOM = {"schema", "paths", "_parallel", "_timing"}
-TOP = {"cli", "main_job", "notebook", "widgets", "bench", "build"}
+LAYERS = {"spaces": 0, "models": 1, "benchmarks": 2, "env": 3, "strategies": 4, "oneshot": 4, "experiment": 5}
+BOTTOM = {"schema", "paths", "device", "_parallel", "_timing", "_ray"}
+TOP = {"cli", "main_job", "notebook", "widgets", "speed", "build"}
 ANALYSIS = "analysis"
 
 
@@ -220,6 +224,8 @@ KNOWN = {"nasbench_lab.env", "nasbench_lab.env.incremental", "nasbench_lab.exper
 PLANTED = [
     # (module, is_package, source, the imported module that must be reported)
     ("nasbench_lab.spaces.fake", False, "from ..experiment import run\n", "nasbench_lab.experiment"),
+    ("nasbench_lab.spaces.mlp", False, "def f():\n    from ..models import build_model\n", "nasbench_lab.models"),
+    ("nasbench_lab.models.mlp", False, "from ..benchmarks.base import Metrics\n", "nasbench_lab.benchmarks.base"),
     ("nasbench_lab.spaces.fake", False, "import nasbench_lab.benchmarks.tabular as t\n",
      "nasbench_lab.benchmarks.tabular"),
     ("nasbench_lab.benchmarks.fake", False,
@@ -240,7 +246,7 @@ PLANTED = [
     ("nasbench_lab.analysis.fake", False, "from ..spaces import get\n", "nasbench_lab.spaces"),
     ("nasbench_lab.analysis.stats", False, "def f():\n    from nasbench_lab.experiment import run\n",
      "nasbench_lab.experiment"),
-    ("nasbench_lab.schema", False, "from .env import tables\n", "nasbench_lab.env"),
+    ("nasbench_lab.schema", False, "from .env import neighbours\n", "nasbench_lab.env"),
     ("nasbench_lab.paths", False, "from . import analysis\n", "nasbench_lab.analysis"),
     ("nasbench_lab.newthing", False, "x = 1\n", "in no layer"),
 ]
@@ -256,16 +262,19 @@ def test_checker_catches_planted_upward_imports(module, is_package, source, targ
 ALLOWED = [
     ("nasbench_lab.strategies.apex_studies", False, "from ..analysis import figures\nfrom .. import analysis\n"),
     ("nasbench_lab.env.vector", False, "from ..spaces import get\nfrom ..benchmarks.tabular import T\n"
-                                       "from .tables import neighbour_table\nfrom .. import paths\n"),
+                                       "from .neighbours import neighbour_table\nfrom .. import paths\n"),
     ("nasbench_lab.experiment.runner", False, "def f():\n    from .. import benchmarks, strategies\n"
                                               "from ..schema import QUERY_COLUMNS\nfrom .protocol import x\n"),
-    ("nasbench_lab.env", True, "from .incremental import IncrementalEnv\nfrom . import tables\n"),
+    ("nasbench_lab.env", True, "from .incremental import IncrementalEnv\nfrom . import neighbours\n"),
     ("nasbench_lab.analysis.figures", False, "from .stats import ci\nfrom ..schema import QUERY_COLUMNS\n"
                                              "import numpy\nfrom .. import paths\n"),
     ("nasbench_lab.schema", False, "from . import paths\nimport pandas\n"),
-    ("nasbench_lab.cli", False, "import nasbench_lab as nl\nfrom .experiment import run\nfrom .bench import x\n"),
+    ("nasbench_lab.cli", False, "import nasbench_lab as nl\nfrom .experiment import run\nfrom .speed import x\n"),
     ("nasbench_lab", True, "from . import spaces, benchmarks, env, strategies, experiment, analysis\n"),
-    ("nasbench_lab.bench.apex", False, "from ..strategies.apex import train\n"),
+    ("nasbench_lab.speed.apex", False, "from ..strategies.apex import train\n"),
+    ("nasbench_lab.benchmarks.live", False, "def f():\n    from ..models import build_model\n"),
+    ("nasbench_lab.oneshot.supernet", False, "from ..models import darts, nb201\nfrom ..spaces import nb201\n"),
+    ("nasbench_lab.models.mlp", False, "from ..spaces.mlp import ACTIVATIONS\n"),
 ]
 
 
@@ -276,11 +285,44 @@ def test_checker_allows_downward_imports(module, is_package, source):
 
 
 def test_relative_imports_resolve_like_python():
-    assert imports_of("from . import tables\n", "nasbench_lab.env", True, {"nasbench_lab.env.tables"}) == [
-        (1, "nasbench_lab.env.tables")]
-    assert imports_of("from . import tables\n", "nasbench_lab.env.vector", False, {"nasbench_lab.env.tables"}) == [
-        (1, "nasbench_lab.env.tables")]
+    assert imports_of("from . import neighbours\n", "nasbench_lab.env", True, {"nasbench_lab.env.neighbours"}) == [
+        (1, "nasbench_lab.env.neighbours")]
+    assert imports_of("from . import neighbours\n", "nasbench_lab.env.vector", False, {"nasbench_lab.env.neighbours"}) == [
+        (1, "nasbench_lab.env.neighbours")]
     assert imports_of("from ..spaces.nb101 import Cell\n", "nasbench_lab.benchmarks.nb101") == [
         (1, "nasbench_lab.spaces.nb101")]
     assert imports_of("from ...schema import X\n", "nasbench_lab.a.b.c") == [(1, "nasbench_lab.schema")]
     assert imports_of("import numpy\nfrom numpy import random\n", "nasbench_lab.env.x") == []
+
+
+def mutual_imports(modules: dict[str, tuple[Path, bool]]) -> list[str]:
+    """``"a <-> b"`` for every pair of modules of different packages (or two top-level
+    modules) that import each other, lazily or not; a ``"nasbench_lab.x:function"`` string
+    (imported by name when called) counts as an import of ``nasbench_lab.x``."""
+    known = set(modules)
+    arrows = {}
+    for name, (path, is_package) in modules.items():
+        source = path.read_text(encoding="utf-8")
+        arrows[name] = {t for _, t in imports_of(source, name, is_package, known)}
+        # "module:function" targets imported by name later (cli's sub-commands, build's targets)
+        arrows[name] |= {node.value.split(":")[0] for node in ast.walk(ast.parse(source))
+                         if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                         and node.value.split(":")[0] in known and ":" in node.value}
+    out = []
+    for a, targets in arrows.items():
+        for b in targets:
+            if a < b and a in arrows.get(b, ()) and (_package_of(a) != _package_of(b) or place(a)[0] == "top"):
+                out.append(f"{a} <-> {b}")
+    return sorted(out)
+
+
+def test_no_two_modules_import_each_other(tmp_path):
+    """``cli`` and ``build`` (and any two top-level modules or packages) never import each
+    other; the check itself sees a planted pair."""
+    assert mutual_imports(tree_modules()) == []
+    pkg = tmp_path / PACKAGE
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "cli.py").write_text(f"COMMANDS = {{'build': '{PACKAGE}.build:g'}}\ndef f():\n    pass\n")
+    (pkg / "build.py").write_text("def g():\n    from .cli import f\n")
+    assert mutual_imports(tree_modules(pkg)) == [f"{PACKAGE}.build <-> {PACKAGE}.cli"]

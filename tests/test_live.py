@@ -202,11 +202,3 @@ def test_results_survive_a_killed_process(tmp_data):
     assert bench.trained == 0
     bench.query(CELLS[-1])  # the store is still writable
     assert bench.trained == 1 and (CELL_STRINGS[-1], 0) in store.keys(TINY.digest())
-
-
-def test_moons_trainer_is_re_exported():
-    from nasbench_lab.benchmarks import live, moons
-
-    assert live.MoonsTrainer is moons.MoonsTrainer
-    with pytest.raises(AttributeError):
-        live.NoSuchTrainer  # noqa: B018

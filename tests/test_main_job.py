@@ -126,7 +126,7 @@ def test_best_so_far_agrees_with_the_protocol_on_nb201(shared):
     from nasbench_lab import benchmarks
     from nasbench_lab import ProtocolConfig, run_protocol
 
-    path = shared(*main_job.NB201_TABLE)
+    path = shared(*benchmarks.catalogue.BENCHMARKS["nb201"].shared)
     bench = benchmarks.load("nb201", path=path, validation="cifar10_valid_12", test="cifar10_test_200")
     res = run_protocol(bench, ["random_walk", "local_search"], ProtocolConfig(n_sets=1, set_size=300, budget=60),
                        progress=False)

@@ -9,8 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from nasbench_lab.benchmarks import models  # noqa: E402
-from nasbench_lab.benchmarks._models_nb101 import vertex_channels  # noqa: E402
+from nasbench_lab import models  # noqa: E402
+from nasbench_lab.models.nb101 import vertex_channels  # noqa: E402
 from nasbench_lab.spaces import darts, nb101 as nb101_space, nb201  # noqa: E402
 
 from _cells import one_thread  # noqa: E402,F401

@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import nasbench_lab as nl
 from nasbench_lab import notebook as nbh
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,30 +155,31 @@ def test_locate_finds_a_downloaded_file(tmp_data, monkeypatch):
         nbh.locate("nb999")
 
 
-def test_resolve_falls_back_to_moons_and_says_why(tmp_data, monkeypatch, capsys):
+def test_load_falls_back_to_moons_and_says_why(tmp_data, monkeypatch):
     monkeypatch.setattr(nbh.paths, "shared_data_dir", lambda: None)
-    assert nbh.resolve("moons") == "moons"
-    assert nbh.resolve("nb301") == "moons"
-    assert "nasbench-lab download nb301" in capsys.readouterr().out
-    assert nbh.resolve("auto") == "moons"
+    assert nl.benchmarks.load("moons", fallback="moons").name == "moons"
+    with pytest.warns(nl.benchmarks.BenchmarkFallbackWarning, match="nb301: .*nasbench-lab download nb301.*'moons'"):
+        assert nl.benchmarks.load("nb301", fallback="moons").name == "moons"
+    with pytest.warns(nl.benchmarks.BenchmarkFallbackWarning, match="auto: none of nb101, nb301, nb201"):
+        assert nl.benchmarks.load("auto", fallback="moons").name == "moons"
     with pytest.raises(KeyError, match="unknown benchmark"):
-        nbh.resolve("cifar")
+        nl.benchmarks.load("cifar", fallback="moons")
 
 
-def test_load_benchmark_uses_the_shared_nb201_table(shared):
+def test_load_finds_the_shared_nb201_table(shared):
     csv = shared("nasbench201", "nb201_accuracies.csv.gz")
     assert nbh.locate("nb201") is not None
-    name, bench = nbh.load_benchmark("nb201")
-    assert name == "nb201"
+    bench = nl.benchmarks.load("nb201", fallback="moons")
+    assert bench.name == "nb201"
     assert len(bench.keys) == 15625
     # the 200-epoch CIFAR-10 test accuracy of the best cell is 94.37% (fractions everywhere)
     assert abs(float(bench.test.max()) - 0.9437) < 1e-4
     assert csv.exists()
 
 
-def test_load_benchmark_moons_offline():
-    name, bench = nbh.load_benchmark("moons")
-    assert name == "moons"
+def test_load_moons_offline():
+    bench = nl.benchmarks.load("moons", fallback="moons")
+    assert bench.name == "moons"
     assert bench.space.size == len(bench.keys) > 8000
     assert 0.5 < float(bench.test.max()) <= 1.0
 

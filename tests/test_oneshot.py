@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from nasbench_lab import oneshot
-from nasbench_lab.benchmarks import _models_nb201
+from nasbench_lab.models import nb201 as _models_nb201
 from nasbench_lab.benchmarks.data import cached_dataset
 from nasbench_lab.oneshot.supernet import (MODES, DartsSuperNet, DartsSuperNetConfig, InputChoice, MixedOp,
                                            NB201SuperNet, NB201SuperNetConfig, build_supernet)
 from nasbench_lab.oneshot.training import EpochBatches
-from nasbench_lab.paths import torch_threads
+from nasbench_lab.device import torch_threads
 from nasbench_lab.spaces.darts import DartsSpace, Genotype
 from nasbench_lab.spaces.nb201 import Cell, NB201Space
 
@@ -256,3 +256,58 @@ def test_darts_supernet_with_three_stages_runs_every_mode():
     for mode in MODES:
         with net.use(mode, arch=arch if mode == "path" else None, generator=torch.Generator().manual_seed(0)):
             assert net(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+
+
+# -- operation-level dropout on parameter-free candidates (the collapse regulariser) ----
+def test_param_free_dropout_drops_only_parameter_free_outputs_and_is_seeded():
+    import torch
+
+    from nasbench_lab.models import nb201 as _models_nb201
+    from nasbench_lab.oneshot.supernet import MixedOp
+
+    op = MixedOp(("skip_connect", "nor_conv_1x1"), lambda n: _models_nb201._edge_op(n, 2))
+    assert op.parameter_free == (True, False)
+    x = torch.randn(2, 2, 6, 6)
+    out = op(x, "path", index=0, drop=0.5, generator=torch.Generator().manual_seed(0))
+    zeroed = out == 0
+    assert 0.3 < zeroed.float().mean() < 0.7                     # about half the units dropped
+    assert torch.allclose(out[~zeroed], 2.0 * x[~zeroed])        # the rest scaled by 1 / (1 - p)
+    again = op(x, "path", index=0, drop=0.5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    assert torch.equal(op(x, "path", index=0), x)                # drop=0: the identity
+    conv = op(x, "path", index=1)
+    assert torch.equal(op(x, "path", index=1, drop=0.5, generator=torch.Generator().manual_seed(0)), conv)
+    with pytest.raises(ValueError, match="drop must be in"):
+        op(x, "path", index=0, drop=1.0)
+
+
+def test_param_free_dropout_is_validated_and_changes_a_seeded_search():
+    from nasbench_lab import oneshot
+
+    with pytest.raises(ValueError, match="param_free_dropout"):
+        oneshot.search("darts", "nb201", max_epochs=1, max_steps_per_epoch=1, param_free_dropout=1.5)
+    kw = dict(max_epochs=2, max_steps_per_epoch=2, seed=3, channels=4)
+    plain = oneshot.search("gumbel_darts", "nb201", **kw)
+    a = oneshot.search("gumbel_darts", "nb201", param_free_dropout=0.5, **kw)
+    b = oneshot.search("gumbel_darts", "nb201", param_free_dropout=0.5, **kw)
+    assert a.arch == b.arch and a.log.equals(b.log)
+    assert not np.allclose(plain.log["train_loss"], a.log["train_loss"])
+
+
+def test_enas_best_export_scores_samples_and_is_at_least_the_greedy_rollout():
+    from nasbench_lab import oneshot
+
+    with pytest.raises(ValueError, match="export must be"):
+        oneshot.search("enas", "nb201", max_epochs=1, max_steps_per_epoch=1, export="sample")
+    kw = dict(max_epochs=1, max_steps_per_epoch=2, seed=1, channels=4, export_samples=12)
+    best = oneshot.search("enas", "nb201", export="best", **kw)
+    again = oneshot.search("enas", "nb201", export="best", **kw)
+    assert best.arch == again.arch
+    greedy = best.module.current_arch()
+    net = best.supernet
+    assert net.evaluate(best.arch) >= net.evaluate(greedy)
+    # the export is the arg-max of the scored candidates: no candidate scores higher
+    gen = torch.Generator().manual_seed(best.module.seed + 1)
+    m = best.module
+    others = [m._arch(m.controller(gen, False, m._mask)[0]) for _ in range(12)]
+    assert max(net.evaluate(a) for a in others) <= net.evaluate(best.arch)

@@ -24,6 +24,15 @@ def test_parameter_free_share_counts_skip_pool_and_none():
         quality.parameter_free_share([])
 
 
+def test_op_shares_count_each_operation_over_the_edges():
+    mixed = Cell(("none", "skip_connect", "nor_conv_3x3", "nor_conv_3x3", "avg_pool_3x3", "none"))
+    shares = quality.op_shares([mixed, ALL_SKIP])
+    assert shares == {"avg_pool_3x3": 1 / 12, "none": 2 / 12, "nor_conv_3x3": 2 / 12, "skip_connect": 7 / 12}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="no architectures"):
+        quality.op_shares([])
+
+
 class _Scored:
     """A stand-in super-net whose inherited-weight accuracy is a given function."""
 
@@ -84,3 +93,56 @@ def test_a_small_study_end_to_end_and_the_ground_truth_is_cached(tmp_path):
     assert len(store) == trained  # every stand-alone result came from the store
     s = quality.summary(frame)
     assert list(s.index) == ["random_one_shot", "darts"] and "kendall_tau (mean)" in s.columns
+
+
+# -- the command line ----------------------------------------------------------------
+def _cli(*args, env_extra=None, cwd=None):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "nasbench_lab.cli", "oneshot-quality", *args],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def test_oneshot_quality_command_writes_its_table_and_csv(tmp_path):
+    import pandas as pd
+
+    from nasbench_lab.benchmarks.store import ResultStore
+
+    store = tmp_path / "standalone.sqlite"
+    r = _cli("--methods", "random_one_shot", "--cells", "5", "--seeds", "1", "--epochs", "1", "--steps", "2",
+             "--set", "search_budget=4", "--tag", "small", "--store", str(store), "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-3000:]
+    frame = pd.read_csv(tmp_path / "oneshot_quality_nb201_small.csv")
+    assert list(frame["method"]) == ["random_one_shot"] and list(frame["seed"]) == [0]
+    row = frame.iloc[0]
+    assert row["n_cells"] == 5
+    assert -1.0 <= row["kendall_tau"] <= 1.0 and 0.0 <= row["kendall_p"] <= 1.0
+    space = NB201Space()
+    assert space.key(space.validate(space.from_key(row["export"]))) == row["export"]
+    shares = {c[len("share "):]: row[c] for c in frame.columns if c.startswith("share ")}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert row["parameter_free_share"] == pytest.approx(
+        sum(v for op, v in shares.items() if op in quality.PARAMETER_FREE))
+    assert shares == pytest.approx(quality.op_shares([space.from_key(row["export"])]))
+    assert 0.0 < row["export_standalone_validation"] <= 1.0
+    text = (tmp_path / "table_oneshot_quality_nb201_small.md").read_text()
+    assert "5 uniform cells trained stand-alone" in text and "search_budget" in text
+    assert "random_one_shot" in text
+    # the stand-alone trainings went to the given store: the 5 cells (and the export)
+    assert 5 <= len(ResultStore(store)) <= 6
+    assert not (tmp_path / "oneshot_quality_nb201.csv").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--methods", "dartz"], "unknown methods ['dartz']"),
+    (["--set", "second_order"], "--set takes KEY=VALUE"),
+    (["--tag", "../x"], "--tag takes letters"),
+])
+def test_oneshot_quality_command_refuses_bad_arguments_before_any_training(tmp_path, args, message):
+    r = _cli(*args, "--cells", "3", "--store", str(tmp_path / "s.sqlite"), "--out", str(tmp_path))
+    assert r.returncode != 0
+    assert message in r.stderr
+    assert not (tmp_path / "s.sqlite").exists()

@@ -35,7 +35,7 @@ def _run(args, cwd, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 # the enumeration build shrunk to cells of at most 4 vertices (1 + 6 + 84 cells), 2 workers
 ENUM_SCRIPT = textwrap.dedent("""
-    from nasbench_lab.spaces import _nb101_enum
+    from nasbench_lab.spaces.nb101 import _enum as _nb101_enum
     _nb101_enum.MAX_VERTICES = 4
     d = _nb101_enum.build(workers=2)
     print("cells", len(d["keys"]))
@@ -65,7 +65,7 @@ def test_unguarded_script_finishes_with_a_warning(tmp_path):
 
 FORK_SCRIPT = textwrap.dedent("""
     import os, warnings
-    from nasbench_lab.env import tables
+    from nasbench_lab import _parallel
     PARENT = os.getpid()
 
     def work(chunk):
@@ -75,7 +75,7 @@ FORK_SCRIPT = textwrap.dedent("""
 
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        out = tables._fork_map(work, list(range(8)), 2, False, "test map")
+        out = list(_parallel.imap(work, list(range(8)), 2, start_method="fork", desc="test map"))
     print(out, [type(x.message).__name__ for x in w])
 """)
 
@@ -150,3 +150,23 @@ def test_no_bare_multiprocessing_pool_in_the_package():
             if name in ("Pool", "imap_unordered"):
                 offenders.append(f"{path.relative_to(PACKAGE).as_posix()}:{node.lineno}")
     assert offenders == []
+
+
+def _scaled(x):
+    from nasbench_lab._parallel import shared
+
+    return x * shared()["factor"] + os.getpid() * 0
+
+
+def _fails(x):
+    raise ValueError(f"bad item {x}")
+
+
+def test_fork_map_hands_its_state_to_forked_workers_and_clears_it():
+    from nasbench_lab import _parallel
+
+    assert _parallel.fork_map(_scaled, range(6), 2, {"factor": 3}, desc="t") == [0, 3, 6, 9, 12, 15]
+    assert _parallel.shared() == {}
+    with pytest.raises(ValueError, match="bad item"):
+        _parallel.fork_map(_fails, range(3), 2, {"factor": 1}, desc="t")
+    assert _parallel.shared() == {}

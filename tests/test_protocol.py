@@ -378,10 +378,11 @@ def test_protocol_on_nb101_space_with_fixture_numbers(monkeypatch):
     except ModuleNotFoundError as e:
         pytest.skip(f"spaces.nb101 not available: {e}")
     from nasbench_lab.benchmarks.tabular import TabularBenchmark
-    from nasbench_lab.env import tables
+    from nasbench_lab.env import neighbours as tables
 
     # no cached neighbour table (whatever the project's cache holds): episode-by-episode path
-    monkeypatch.setattr(tables, "NB101_CACHE", "nb101_neighbours_absent_for_this_test.npz")
+    monkeypatch.setattr(space, "neighbour_table_cache", "nb101_neighbours_absent_for_this_test.npz")
+    assert not tables.table_is_ready(space)
     keys = space.enumerate().keys
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"key": keys, "val": rng.uniform(0.8, 0.95, len(keys)),
@@ -438,3 +439,40 @@ def test_protocol_on_nas_bench_moons():
     single = run_protocol(bench, ["local_search"], ProtocolConfig(**{**cfg.__dict__, "n_sets": 1,
                                                                     "vectorised": False}), progress=False)
     pd.testing.assert_frame_equal(single.episodes, ls[ls.set == 0].reset_index(drop=True))
+
+
+def test_local_search_charge_and_benchmark_counters_on_moons():
+    """§4.1.2 charges local search every shown neighbour at every step (a neighbour shown
+    again at the next step is charged again); the benchmark counts each architecture it
+    looks up once (the initial state included, which is looked up for the reward but never
+    charged), and the protocol never queries an architecture twice to report it. Both are
+    recomputed here by walking the episode by hand, and pinned for this seed."""
+    from nasbench_lab import benchmarks
+
+    bench = benchmarks.load("moons")
+    space = bench.space
+    cfg = ProtocolConfig(n_sets=1, set_size=1, budget=10, max_steps=32, n_neighbours=50, vectorised=False)
+    bench.reset_counters()
+    ep = run_protocol(bench, ["local_search"], cfg, progress=False).episodes
+    assert len(ep) == 1 and bool(ep.terminated.iloc[0])
+    arch = initial_state_sets(space, 1, 1, cfg.initial_seed)[0][0]
+    assert space.key(arch) == ep.initial_key.iloc[0]
+    # the walk by hand: at each state all neighbours are shown (fewer than N here), the agent
+    # moves to the strictly best one or stops
+    oracle = benchmarks.load("moons")
+    val = lambda a: float(oracle.query(a).validation_accuracy)  # noqa: E731
+    charged, looked_up, steps, state = 0, {space.key(arch)}, 0, arch
+    while True:
+        shown = list(space.neighbours(space.from_key(space.key(state))))
+        assert len(shown) <= cfg.n_neighbours
+        charged += len(shown)
+        looked_up |= {space.key(a) for a in shown}
+        steps += 1
+        best = max(shown, key=val)  # max keeps the first of equals, as the agent does
+        if val(best) <= val(state):
+            break
+        state = best
+    assert ep.final_key.iloc[0] == space.key(state)
+    assert (int(ep.steps.iloc[0]), int(ep.queries.iloc[0])) == (steps, charged)
+    assert bench.queries == bench.unique_queries == len(looked_up)
+    assert (steps, charged, len(looked_up)) == (2, 67, 60)  # this seed, pinned: 67 charged, 60 looked up

@@ -65,7 +65,7 @@ def test_scores_are_finite_and_deterministic(arch, proxy):
 
 def test_naswot_kernel_properties_and_batch_size():
     from nasbench_lab.benchmarks.data import load_digits
-    from nasbench_lab.benchmarks.models import build_model
+    from nasbench_lab.models import build_model
 
     x = torch.from_numpy(load_digits().minibatch(64, seed=0)[0])
     with torch.random.fork_rng():

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from nasbench_lab import spaces
 from nasbench_lab.spaces import InvalidArchitecture
 from nasbench_lab.spaces.mlp import ACTIVATIONS, WIDTHS, Chain, ChainSpace
+from nasbench_lab.models import build_model
 
 layer = st.tuples(st.sampled_from(WIDTHS), st.sampled_from(ACTIVATIONS))
 
@@ -57,21 +58,21 @@ def test_malformed_keys_raise(key):
 
 def test_parameters_match_the_torch_module():
     for c in [Chain(()), Chain([(16, "ReLU"), (16, "ReLU")]), Chain([(1, "Sigmoid"), (4, "LeakyReLU"), (2, "Tanh")])]:
-        module = c.to_module()
+        module = build_model(c)
         assert sum(p.numel() for p in module.parameters()) == c.parameters
     assert Chain([(16, "ReLU"), (16, "ReLU")]).parameters == 2 * 16 + 16 + 16 * 16 + 16 + 16 * 2 + 2
 
 
-def test_to_module_structure_and_forward():
+def test_the_torch_network_of_a_chain_structure_and_forward():
     import torch
     from torch import nn
 
-    m = Chain([(8, "Tanh"), (4, "LeakyReLU")]).to_module()
+    m = build_model(Chain([(8, "Tanh"), (4, "LeakyReLU")]))
     kinds = [type(x) for x in m]
     assert kinds == [nn.Linear, nn.Tanh, nn.Linear, nn.LeakyReLU, nn.Linear]
     assert (m[0].in_features, m[0].out_features, m[-1].in_features, m[-1].out_features) == (2, 8, 4, 2)
     assert m(torch.zeros(5, 2)).shape == (5, 2)
-    empty = Chain(()).to_module()
+    empty = build_model(Chain(()))
     assert len(empty) == 1 and empty[0].in_features == 2 and empty[0].out_features == 2
 
 

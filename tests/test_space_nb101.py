@@ -11,9 +11,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import _nb101_oracles as oracle
 from nasbench_lab.spaces import InvalidArchitecture, get
 from nasbench_lab.spaces import nb101
+from nasbench_lab.spaces.nb101 import _hash, _jit
+from nasbench_lab.spaces.nb101 import cell as nb_cell
+from nasbench_lab.spaces.nb101 import enumeration as nb_enum
+from nasbench_lab.spaces.nb101 import neighbourhood as nb_nbr
+from nasbench_lab.spaces.nb101 import sampling as nb_samp
 from nasbench_lab.spaces.nb101 import Cell, NB101Space
+from nasbench_lab.spaces.nb101.reference import reference_key
 
 C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
 
@@ -53,12 +60,12 @@ def test_key_reproduces_all_1k_official_hashes(records):
     assert len(set(keys)) == 1000
 
 
-def test_reference_and_pure_python_paths_agree_on_1k(records, monkeypatch):
+def test_reference_and_oracle_agree_with_the_official_hashes(records):
     sub = records[::5]
-    assert [nb101._reference_hash(r["matrix"], r["ops"]) for r in sub] == [r["hash"] for r in sub]
-    monkeypatch.setattr(nb101, "_JIT", False)  # the numba-free path
-    assert [Cell(np.array(r["matrix"]), r["ops"]).key for r in sub] == [r["hash"] for r in sub]
-    assert nb101.hash_batch([r["matrix"] for r in sub], [r["ops"] for r in sub]) == [r["hash"] for r in sub]
+    assert [reference_key(r["matrix"], r["ops"]) for r in sub] == [r["hash"] for r in sub]
+    cells = [Cell(np.array(r["matrix"]), r["ops"]) for r in sub]
+    assert [oracle.md5_key(c._n, c._rows, c._codes) for c in cells] == [r["hash"] for r in sub]
+    assert nb101.md5_batch(*_packed(cells)) == [r["hash"] for r in sub]
 
 
 def test_hash_batch_matches_official_hashes(records):
@@ -105,8 +112,68 @@ def test_blake2s_induces_the_same_partition_on_1k(records):
     assert nb101.blake2s_batch(*_packed(cells[:50])) == [c.blake2s_key for c in cells[:50]]
 
 
+#: (matrix, ops, md5 key, blake2s key) recorded with the earlier compiled blake2s kernel:
+#: the hashlib implementation must give the same keys
+RECORDED_KEYS = [
+    ([[0, 1], [0, 0]],
+     ['input', 'output'],
+     '043721b9c7fe8c5fad811d47d83132ec',
+     'd476567e3696e0f510e35275ef9c1588349666723e7fcc68a195d359ccad0b30'),
+    ([[0, 1, 1], [0, 0, 1], [0, 0, 0]],
+     ['input', 'conv3x3-bn-relu', 'output'],
+     'd32d0b26d534203b48d866facd98cc3e',
+     'f0f8be1cfe76c890fc387c8840a2e6475b386d5ebe2022255f7426d14415308a'),
+    ([[0, 1, 1, 0, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0]],
+     ['input', 'conv3x3-bn-relu', 'maxpool3x3', 'maxpool3x3', 'conv1x1-bn-relu', 'output'],
+     '6ff252badd56d0289d85236476d7738c',
+     '27db151da65c75552eb25cff7490397b76f9caa73121a6f620cb5344f6266627'),
+    ([[0, 1, 0], [0, 0, 1], [0, 0, 0]],
+     ['input', 'conv3x3-bn-relu', 'output'],
+     'b49ac8c578b4561d79ac7087988f1c61',
+     '185710df7005fae1a2d2d65c91fd80534a1099a716aab8ebd06f7c63dceda2b4'),
+    ([[0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 1, 1], [0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0]],
+     ['input', 'maxpool3x3', 'maxpool3x3', 'conv3x3-bn-relu', 'conv1x1-bn-relu', 'output'],
+     'e42be6c5ab31ed5e6696fd5e7e14c7fe',
+     '10a9d0ed04a68dd158e7a94cebdf4c2cc5134ce4b9c198793f32f9a4333c6399'),
+    ([[0, 1, 1, 0, 0, 1], [0, 0, 0, 0, 1, 0], [0, 0, 0, 1, 1, 0], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0]],
+     ['input', 'conv3x3-bn-relu', 'conv1x1-bn-relu', 'conv3x3-bn-relu', 'conv1x1-bn-relu', 'output'],
+     '4caf503980ab6209013aef40f18422a8',
+     'bb8739c5eb8e3c9f68490dafe821e315db0feb9f9c4ddf945c972f8303d73343'),
+    ([[0, 1, 0, 0, 0, 1], [0, 0, 1, 1, 0, 0], [0, 0, 0, 1, 0, 1], [0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0]],
+     ['input', 'conv1x1-bn-relu', 'maxpool3x3', 'conv1x1-bn-relu', 'conv3x3-bn-relu', 'output'],
+     'd5e85fa7221dd223302d8fe0b7005bbc',
+     'a20f11c9c48fc93fd06d370e6351f5ebf717b49820306448474428befa558d15'),
+    ([[0, 1, 0, 0, 1, 1, 0], [0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 1], [0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0]],
+     ['input', 'conv3x3-bn-relu', 'maxpool3x3', 'conv3x3-bn-relu', 'conv3x3-bn-relu', 'conv1x1-bn-relu', 'output'],
+     '00005c142e6f48ac74fdcf73e3439874',
+     'd6cbabbe1d351d501a4ba50a89fa61691cb5291ada4c6fa72780c3765766d7ea'),
+    ([[0, 1, 0, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 1, 0], [0, 0, 0, 0, 1, 0, 1], [0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0]],
+     ['input', 'maxpool3x3', 'maxpool3x3', 'conv1x1-bn-relu', 'conv3x3-bn-relu', 'conv1x1-bn-relu', 'output'],
+     '00ba1b883338ca1cc521d79b4092a09b',
+     '033a1bf77322d09f0b8a276df95cd931933416e711ef37127a7cc2eb23713de0'),
+    ([[0, 1, 0, 0, 0, 0, 1], [0, 0, 1, 1, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0]],
+     ['input', 'conv1x1-bn-relu', 'conv1x1-bn-relu', 'conv1x1-bn-relu', 'conv1x1-bn-relu', 'conv3x3-bn-relu', 'output'],
+     '473860fafac98c7abe21d618cb29d03b',
+     '35c6cfd26f734e24c2af466d97e410f88c7f013e6bed2ae773706cbdbe3752f1'),
+]
+
+
+def test_blake2s_key_is_hashlib_over_the_canonical_bytes(records):
+    cells = [Cell(r["matrix"], r["ops"]) for r in records[::10]] + [nb101.sample(np.random.default_rng(5))]
+    assert [c.blake2s_key for c in cells] == [oracle.blake2s_key(c) for c in cells]
+
+
+def test_keys_equal_the_recorded_ones():
+    for m, ops, md5, b2 in RECORDED_KEYS:
+        c = Cell(m, ops)
+        assert (c.key, c.blake2s_key) == (md5, b2)
+    cells = [Cell(m, ops) for m, ops, _, _ in RECORDED_KEYS]
+    assert nb101.blake2s_batch(*_packed(cells)) == [b2 for *_, b2 in RECORDED_KEYS]
+    assert {c.num_vertices for c in cells} >= {2, 3, 6, 7}
+
+
 def _packed(cells):
-    packed = [nb101._pack(c._n, c._rows, c._codes) for c in cells]
+    packed = [nb_cell._pack(c._n, c._rows, c._codes) for c in cells]
     return [c._n for c in cells], [p[0] for p in packed], [p[1] for p in packed]
 
 
@@ -233,7 +300,7 @@ def test_key_invariant_under_topological_relabelling(seed):
         m, ops = random_topological_relabel(c, rng)
         assert np.array_equal(np.triu(m, 1), m)
         d = Cell(m, ops)
-        assert d.key == c.key == nb101._reference_hash(m, ops)
+        assert d.key == c.key == reference_key(m, ops)
         assert d.blake2s_key == c.blake2s_key
 
 
@@ -251,13 +318,13 @@ def test_random_matrices_are_either_valid_or_rejected(n, bits, labels):
         c = Cell(m, ops)
     except InvalidArchitecture:
         try:
-            nb101._reference_hash(m, ops)
+            reference_key(m, ops)
         except InvalidArchitecture:
             return  # output unreachable, both agree
         assert n > 7 or m.sum() > 9  # the reference would accept: only the limits reject it
         return
     assert 2 <= c.num_vertices <= 7 and c.num_edges <= 9
-    assert c.key == nb101._reference_hash(m, ops)
+    assert c.key == reference_key(m, ops)
 
 
 def _check_valid(cell: Cell):
@@ -315,7 +382,7 @@ def _one_proposal(n: int, u: int) -> list:
 
 def _prunable(n: int, rows: list) -> bool:
     try:
-        nb101._h.prune(n, rows, (0,) + (1,) * (n - 2) + (4,))
+        _hash.prune(n, rows, (0,) + (1,) * (n - 2) + (4,))
     except InvalidArchitecture:
         return False
     return True
@@ -324,19 +391,19 @@ def _prunable(n: int, rows: list) -> bool:
 @pytest.mark.parametrize("n", range(2, 8))
 def test_acceptance_tables_agree_with_the_one_at_a_time_checks(n):
     """The batched samplers accept exactly the proposals the plain rejection loops accept."""
-    full, rate = nb101._accept_table("full", n)
+    full, rate = nb_samp._accept_table("full", n)
     m = n * (n - 1) // 2
     assert len(full) == 2 ** m
     us = range(2 ** m) if m <= 10 else np.random.default_rng(n).integers(0, 2 ** m, 3000).tolist()
     for u in us:
         rows = _one_proposal(n, u)
-        expect = nb101._h.is_full(n, rows) and sum(r.bit_count() for r in rows) <= 9
+        expect = _hash.is_full(n, rows) and sum(r.bit_count() for r in rows) <= 9
         assert full[u] == expect, (n, u)
     assert rate == pytest.approx(full.mean())
     if n == 3:  # 0->1->2 with or without 0->2
         assert sorted(np.flatnonzero(full).tolist()) == [0b101, 0b111]
     if n == 7:
-        prunable, _ = nb101._accept_table("prunable", 7)
+        prunable, _ = nb_samp._accept_table("prunable", 7)
         for u in np.random.default_rng(0).integers(0, 2 ** 21, 3000).tolist():
             assert prunable[u] == _prunable(7, _one_proposal(7, u)), u
 
@@ -353,31 +420,29 @@ def test_uniform_size_sampler_is_uniform_over_valid_graphs_of_a_size():
     # 4 vertices: the 10 valid graphs (of 64 proposals with 6 coin flips) about equally often
     four = [c for c in (nb101.sample(rng) for _ in range(3000)) if c.num_vertices == 4]
     graphs = Counter(c.matrix.tobytes() for c in four)
-    assert len(graphs) == int(nb101._accept_table("full", 4)[0].sum()) == 10
+    assert len(graphs) == int(nb_samp._accept_table("full", 4)[0].sum()) == 10
     assert min(graphs.values()) > len(four) / 10 * 0.6
 
 
 def test_compiled_candidates_are_the_python_moves_in_order():
-    jit = nb101._jit()
-    if not jit:
-        pytest.skip("numba unavailable")
+    jit = _jit
     rng = np.random.default_rng(11)
     cells = [nb101.sample(rng) for _ in range(150)] + [nb101.sample_bananas(rng) for _ in range(150)]
-    packed = [nb101._pack(c._n, c._rows, c._codes) for c in cells]
+    packed = [nb_cell._pack(c._n, c._rows, c._codes) for c in cells]
     off, cn, ca, cc = jit.candidates_batch(np.array([c._n for c in cells]), np.array([p[0] for p in packed]),
                                            np.array([p[1] for p in packed]))
     assert off[0] == 0 and len(off) == len(cells) + 1
     for k, c in enumerate(cells):
-        expect = [(m[0], *nb101._pack(*m)) for m in nb101._candidates(c._n, c._rows, c._codes)]
+        expect = [(m[0], *nb_cell._pack(*m)) for m in oracle.candidates(c._n, c._rows, c._codes)]
         got = list(zip(*(x[off[k]:off[k + 1]].tolist() for x in (cn, ca, cc))))
         assert got == expect
 
 
 def test_neighbour_paths_agree_without_an_enumeration(monkeypatch):
-    monkeypatch.setattr(nb101, "_ENUM", {})  # no loaded enumeration: the md5-kernel path
+    monkeypatch.setattr(nb_enum, "_ENUM", {})  # no loaded enumeration: the md5-kernel path
     rng = np.random.default_rng(12)
     for c in [nb101.sample(rng) for _ in range(100)] + [nb101.sample_bananas(rng) for _ in range(100)]:
-        assert nb101._neighbour_data(c) == nb101._neighbour_data_python(c)
+        assert nb_nbr._neighbour_data(c) == oracle.neighbour_data(c)
 
 
 # -- neighbour moves ----------------------------------------------------------------------
@@ -557,7 +622,7 @@ def test_unreadable_cache_is_rebuilt(enum_path, tmp_path, monkeypatch):
         calls.append(path)
         return dict(real)
 
-    monkeypatch.setattr(nb101, "build_enumeration", fake_build)
+    monkeypatch.setattr(nb_enum, "build_enumeration", fake_build)
     assert len(nb101.enumeration_arrays(bad)["keys"]) == 423_624
     assert calls == [bad]
 
@@ -567,17 +632,17 @@ def test_unreadable_cache_is_rebuilt(enum_path, tmp_path, monkeypatch):
 def test_enumeration_lookup_path_gives_the_md5_neighbours(enum_path, monkeypatch):
     """With an enumeration loaded, neighbours map to rows by the 64-bit refinement hash
     (unique over the space) instead of md5: the same keys, cells and order."""
-    d = nb101._load(enum_path)
-    index = nb101._enum_index(d)
+    d = nb_enum._load(enum_path)
+    index = nb_enum._enum_index(d)
     assert index is not None and len(np.unique(index[0])) == 423_624
-    monkeypatch.setattr(nb101, "_ENUM", {str(enum_path): d})
+    monkeypatch.setattr(nb_enum, "_ENUM", {str(enum_path): d})
     keys = nb101.enumeration_arrays(enum_path)["keys"]
     rng = np.random.default_rng(4)
     idx = rng.choice(len(keys), 300, replace=False)
     cells = [nb101.cell_at(int(i), enum_path) for i in idx] + [nb101.sample(rng) for _ in range(100)]
     for c in cells:
-        fast = nb101._neighbour_data(c)
-        assert fast == nb101._neighbour_data_python(c)
+        fast = nb_nbr._neighbour_data(c)
+        assert fast == oracle.neighbour_data(c)
         assert [n.key for n in nb101.neighbours(c)] == fast[1]
     off, targets = nb101.neighbour_rows_batch(d["n"][idx], d["adj"][idx], d["codes"][idx], idx, d)
     for k, c in enumerate(cells[:300]):

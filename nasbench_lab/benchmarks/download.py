@@ -9,11 +9,10 @@ mismatch removes it (a wrong file cannot be repaired by resuming) and raises
 from where, where to put it, and the ``import`` command to run next.
 
 >>> path = download("nb101")                     # doctest: +SKIP
->>> cache = import_file("nb101", path)           # doctest: +SKIP  (builds the compact cache)
+>>> cache = import_file("nb101", path)           # builds the compact cache  # doctest: +SKIP
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import http.client
 import os
@@ -27,63 +26,13 @@ from pathlib import Path
 
 from .. import paths
 from .base import BenchmarkFileError
+from .catalogue import DOWNLOADS, Download, download_names
 
 
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    """One official file of the catalogue."""
-
-    name: str
-    """catalogue name (``nasbench-lab download NAME``)"""
-    filename: str
-    """the official file name"""
-    url: str
-    """where the publisher serves it (a landing page when ``manual``)"""
-    size: int | None
-    """exact size in bytes, ``None`` where the publisher gives none"""
-    sha256: str | None
-    """published sha256, ``None`` where the publisher publishes none"""
-    approx_size: str
-    """human-readable size as published"""
-    manual: bool = False
-    """the host needs a browser (Google Drive): the command explains, it cannot fetch"""
-    import_as: str = ""
-    """the ``import`` name for this file"""
-    note: str = ""
-    format: str = ""
-    """what the bytes must look like (``FORMATS``: tfrecord, torch, zip); '' = unchecked"""
-    min_size: int | None = None
-    """smallest plausible size in bytes, checked where no sha256 proves the file's identity"""
-
-
-CATALOGUE: dict[str, Entry] = {
-    "nb101": Entry(
-        "nb101", "nasbench_only108.tfrecord",
-        "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord", None,
-        "4c39c3936e36a85269881d659e44e61a245babcb72cb374eacacf75d0e5f4fd1", "~499 MB",
-        import_as="nb101", note="sha256 as published in the nasbench README; exact size unpublished",
-        format="tfrecord"),
-    "nb101-full": Entry(
-        "nb101-full", "nasbench_full.tfrecord",
-        "https://storage.googleapis.com/nasbench/nasbench_full.tfrecord", None,
-        "3d64db8180fb1b0207212f9032205064312b6907a3bbc81eabea10db2f5c7e9c", "~1.95 GB",
-        import_as="nb101", note="sha256 as published in the nasbench README; exact size unpublished",
-        format="tfrecord"),
-    "nb201": Entry(
-        "nb201", "NAS-Bench-201-v1_1-096897.pth",
-        "https://drive.google.com/open?id=1SKW0Cu0u8-gb18zDpaAGi0f74UdXeGKs", None, None, "~4.7 GB",
-        manual=True, import_as="nb201",
-        note="served from Google Drive (the NAS-Bench-201 README's link; v1_0-e61699.pth is in the "
-             "same folder); no checksum is published (the file name's six hex digits are the "
-             "publisher's tag, not a documented digest)",
-        format="torch", min_size=100_000_000),
-    "nb301": Entry(
-        "nb301", "nasbench301_models_v1.0.zip", "https://ndownloader.figshare.com/files/24992018",
-        None, None, "~1.7 GB", import_as="nb301",
-        note="figshare article 13061510 (nasbench301_models_v1_0_zip); no sha256 published; "
-             "unzip it and import the nb_models_1.0/xgb_v1.0 folder",
-        format="zip", min_size=100_000_000),
-}
+#: the official files (the catalogue's :data:`~.catalogue.DOWNLOADS`, under the names this
+#: module has always used)
+Entry = Download
+CATALOGUE: dict[str, Download] = DOWNLOADS
 
 
 class DownloadError(RuntimeError):
@@ -100,7 +49,7 @@ FORMATS = {
 
 
 def _tfrecord_head_ok(head: bytes) -> bool:
-    from ._tfrecord import masked_crc
+    from ._formats.tfrecord import masked_crc
 
     return len(head) >= 12 and masked_crc(head[:8]) == int.from_bytes(head[8:12], "little")
 
@@ -330,7 +279,7 @@ def import_file(name: str, path: str | Path, progress: bool = True, allow_partia
         if fn is None:
             raise NotImplementedError("the nb301 module offers no import_path(path) yet")
         return fn(path)
-    raise KeyError(f"unknown import {name!r}; known: nb101, nb101-full, nb201, nb301")
+    raise KeyError(f"unknown import {name!r}; known: {', '.join(download_names())}")
 
 
 def cli_download(args) -> int:

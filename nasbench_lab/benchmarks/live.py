@@ -9,9 +9,9 @@
   architecture once per seed (or reads the result from the SQLite ``ResultStore``, keyed by
   arch key, seed and config digest) and answers the seed mean of validation accuracy (the
   denoised setting). Each finished (arch, seed) is committed at once, so an interrupted
-  run loses at most the training in progress.
-* ``MoonsTrainer`` (HalfMoons MLP chains) lives in ``benchmarks.moons``; it is re-exported
-  here.
+  run loses at most the training in progress. The fetch/train/average rule is
+  ``benchmarks.trained.TrainedBenchmark``, shared with ``benchmarks.moons.MoonsTrainer``
+  (HalfMoons MLP chains; re-exported here); ``benchmarks.load("live:nb201")`` builds one.
 
 The default budget (digits, 3 epochs of 17 minibatches of 64, small networks) trains a cell
 in a few seconds on a CPU; CIFAR-10 works through ``TrainerConfig(dataset="cifar10",
@@ -33,11 +33,9 @@ import time
 import warnings
 from typing import Any, Sequence
 
-import numpy as np
-
-from .base import Benchmark, Metrics
 from .store import ResultStore, config_hash
-from ..paths import torch_threads
+from .trained import TrainedBenchmark
+from ..device import torch_threads
 
 # ---------------------------------------------------------------------------------------
 # configuration
@@ -195,7 +193,7 @@ def train_cell(arch: Any, config: TrainerConfig = TrainerConfig(), seed: int = 0
     import torch
 
     from .data import cached_dataset
-    from .models import build_model, count_parameters
+    from ..models import build_model, count_parameters
 
     d = data if data is not None else cached_dataset(config.dataset, config.data_path, config.data_seed)
     with torch.random.fork_rng(devices=[]):
@@ -228,13 +226,14 @@ def train_cell(arch: Any, config: TrainerConfig = TrainerConfig(), seed: int = 0
 # ---------------------------------------------------------------------------------------
 # the benchmark
 # ---------------------------------------------------------------------------------------
-class LiveBenchmark(Benchmark):
+class LiveBenchmark(TrainedBenchmark):
     """Train on demand, several seeds, cached in a ``ResultStore`` (see the module docstring).
 
     ``space``: a SearchSpace or its name (anything with ``.key(arch)`` and ``.name``).
     ``store``: a ``ResultStore``, a path to one, or None for the default
-    ``data/cache/live_results.sqlite``. ``trained`` counts the runs this object performed
-    (cache hits do not count).
+    ``data/cache/live_results.sqlite``. Fetching, training the missing seeds one at a time
+    (each committed at once), averaging and ``trained`` are
+    :class:`~.trained.TrainedBenchmark`'s.
 
     ``Metrics``: validation/test accuracy = seed means; ``training_time`` = mean seconds of
     one training run; ``parameters``; ``extra``: ``validation_per_seed``,
@@ -244,51 +243,25 @@ class LiveBenchmark(Benchmark):
     >>> bench.query(cell).validation_accuracy                                  # doctest: +SKIP
     """
 
-    live = True
-
     def __init__(self, space: Any, trainer_config: TrainerConfig | None = None,
                  seeds: Sequence[int] = (0,), store: ResultStore | str | None = None):
-        super().__init__()
+        config = trainer_config or TrainerConfig()
+        super().__init__(seeds, config.digest(), store)
         if isinstance(space, str):
             from .. import spaces
 
             space = spaces.get(space)
         self.space = space
-        self.config = trainer_config or TrainerConfig()
-        self.seeds = tuple(int(s) for s in seeds)
-        if not self.seeds:
-            raise ValueError("LiveBenchmark needs at least one seed")
-        self.store = store if isinstance(store, ResultStore) else ResultStore(store)
-        self.digest = self.config.digest()
+        self.config = config
         self.name = f"live-{getattr(space, 'name', 'space')}"
-        self.trained = 0
+
+    def _train(self, arch: Any, seeds: list[int]):
+        for seed in seeds:  # one run at a time: each is committed as soon as it ends
+            yield [(seed, train_cell(arch, self.config, seed).record())]
 
     def run(self, arch: Any, seed: int) -> dict:
         """The stored record of ``(arch, seed)``, training (and committing) it if absent."""
-        key = self.key(arch)
-        rec = self.store.get(key, seed, self.digest)
-        if rec is None:
-            rec = train_cell(arch, self.config, seed).record()
-            self.store.put(key, seed, self.digest, rec)
-            self.trained += 1
-            rec = dict(rec, cached=False)
-        else:
-            rec = dict(rec, cached=True)
-        return rec
-
-    def _lookup(self, archs: Sequence[Any], **options) -> Metrics:
-        n, s = len(archs), len(self.seeds)
-        val, test, t = np.full((n, s), np.nan), np.full((n, s), np.nan), np.full((n, s), np.nan)
-        params, cached = np.zeros(n), np.zeros(n, dtype=np.int64)
-        for i, arch in enumerate(archs):
-            for j, seed in enumerate(self.seeds):
-                rec = self.run(arch, seed)
-                val[i, j], test[i, j] = rec["validation_accuracy"], rec["test_accuracy"]
-                t[i, j], params[i] = rec["training_time"], rec["parameters"]
-                cached[i] += rec["cached"]
-        return Metrics(validation_accuracy=val.mean(axis=1), test_accuracy=test.mean(axis=1),
-                       training_time=t.mean(axis=1), parameters=params,
-                       extra={"validation_per_seed": val, "test_per_seed": test, "cached": cached})
+        return self.records(arch, (seed,))[0]
 
 
 def __getattr__(name: str):

@@ -38,9 +38,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import paths
+from ..device import torch_threads
 from ..spaces.mlp import ACTIVATIONS, Chain, ChainSpace, MAX_LAYERS, WIDTHS
-from .base import Benchmark, BenchmarkFileError, Metrics
+from .base import BenchmarkFileError
 from .store import ResultStore, config_hash
+from .trained import TrainedBenchmark
 
 BUNDLED_FILE = "nas_bench_moons.csv.gz"
 
@@ -235,21 +237,20 @@ def train_batch(
 # ---------------------------------------------------------------------------------------
 # the live trainer
 # ---------------------------------------------------------------------------------------
-class MoonsTrainer(Benchmark):
+class MoonsTrainer(TrainedBenchmark):
     """Live benchmark: train chains on HalfMoons (cached in a ``ResultStore``).
 
-    ``query(chain)`` trains the chain for every seed of ``seeds`` (in one batch), and
+    ``query(chain)`` trains the chain for every missing seed of ``seeds`` (in one batch), and
     answers the seed mean of validation and test accuracy (the denoised setting); the
     per-seed values are in ``extra``; ``query(chain, seeds=(4,))`` trains other seeds.
     ``training_time`` is the mean wall time of one training run (as in the tabular
-    benchmarks). Finished results are stored at once, keyed by (chain key, seed, config
-    digest), so repeated or interrupted runs cost nothing twice.
+    benchmarks). Fetching, storing and averaging are :class:`~.trained.TrainedBenchmark`'s:
+    finished results are stored at once, keyed by (chain key, seed, config digest), so
+    repeated or interrupted runs cost nothing twice.
 
     >>> trainer = MoonsTrainer(seeds=(0, 1, 2))                      # doctest: +SKIP
     >>> trainer.query(Chain([(8, "Tanh"), (8, "ReLU"), (4, "ReLU")]))  # doctest: +SKIP
     """
-
-    live = True
 
     name = "moons-live"
 
@@ -262,56 +263,21 @@ class MoonsTrainer(Benchmark):
         max_depth: int = MAX_LAYERS,
         threads: int | None = 1,
     ) -> None:
-        super().__init__()
+        super().__init__(seeds, config.digest(), store, cache)
         self.config = config
-        self.seeds = tuple(int(s) for s in seeds)
-        if not self.seeds:
-            raise ValueError("MoonsTrainer needs at least one seed")
         self.space = ChainSpace(max_depth=max_depth)
         self.threads = threads
-        self._digest = config.digest()
-        self.store = None
-        if cache:
-            self.store = store if isinstance(store, ResultStore) else ResultStore(store)
+
+    def _train(self, arch: Any, seeds: list[int]):
+        chain = self.space.validate(arch)
+        with torch_threads(self.threads):
+            res = train_batch(chain.widths, [chain.activations] * len(seeds), seeds, self.config)
+        yield [(s, {**{k: float(v[i]) for k, v in res.items()}, "parameters": chain.parameters})
+               for i, s in enumerate(seeds)]
 
     def train(self, arch: Any, seeds: Sequence[int] | None = None) -> list[dict]:
         """Per-seed result dicts for one chain (from the cache where present)."""
-        chain = self.space.validate(arch)
-        seeds = self.seeds if seeds is None else tuple(int(s) for s in seeds)
-        found = {s: self.store.get(chain.key, s, self._digest) for s in seeds} if self.store is not None else {}
-        missing = [s for s in seeds if found.get(s) is None]
-        if missing:
-            with paths.torch_threads(self.threads):
-                res = train_batch(chain.widths, [chain.activations] * len(missing), missing, self.config)
-            rows = []
-            for i, s in enumerate(missing):
-                found[s] = {k: float(v[i]) for k, v in res.items()}
-                found[s]["parameters"] = chain.parameters
-                rows.append((chain.key, s, found[s]))
-            if self.store is not None:
-                self.store.put_many(rows, self._digest)
-        return [found[s] for s in seeds]
-
-    def _lookup(self, archs: Sequence[Any], **options) -> Metrics:
-        seeds = options.get("seeds")
-        vals, tests, times, params, per_val, per_test = [], [], [], [], [], []
-        for arch in archs:
-            res = self.train(arch, seeds)
-            v = [r["validation_accuracy"] for r in res]
-            t = [r["test_accuracy"] for r in res]
-            vals.append(np.mean(v))
-            tests.append(np.mean(t))
-            times.append(np.mean([r["training_time"] for r in res]))
-            params.append(res[0]["parameters"])
-            per_val.append(v)
-            per_test.append(t)
-        return Metrics(
-            validation_accuracy=np.asarray(vals),
-            test_accuracy=np.asarray(tests),
-            training_time=np.asarray(times),
-            parameters=np.asarray(params, dtype=float),
-            extra={"validation_per_seed": np.asarray(per_val), "test_per_seed": np.asarray(per_test)},
-        )
+        return self.records(arch, seeds)
 
 
 # ---------------------------------------------------------------------------------------

@@ -30,8 +30,8 @@ keep 7 significant digits). The only-108 file gives a cache of about 61 MB (145 
 cell) that loads in well under a second. Sorted-hash order is also the order of
 ``spaces.nb101``'s enumeration, so with a complete file row ``i`` is enumerated cell ``i``.
 
->>> bench = load(path="nasbench_only108.tfrecord")     # doctest: +SKIP  (built once)
->>> m = bench.query(cell)                              # doctest: +SKIP  mean of 3 repeats
+>>> bench = load(path="nasbench_only108.tfrecord")     # built once  # doctest: +SKIP
+>>> m = bench.query(cell)                              # mean of 3 repeats  # doctest: +SKIP
 >>> m = bench.query(cell, reduction="sample", epochs=36)  # doctest: +SKIP
 >>> bench.query_batch(bench.keys[:1000]).validation_accuracy.mean()  # doctest: +SKIP
 """
@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 
 from .. import paths
-from ._protobuf import decode_model_metrics
-from ._tfrecord import read_records
+from ._formats.protobuf import decode_model_metrics
+from ._formats.tfrecord import read_records
 from .base import BenchmarkFileError, Metrics, NotInBenchmark, source_cache_path
 from .tabular import RowBenchmark, _check_reduction, fast_metrics
 
@@ -67,7 +67,7 @@ METRICS = ("final_validation_accuracy", "final_test_accuracy", "final_training_t
 REPEATS = 3
 FORMAT = 1
 FIXTURE_MARK = b"FIXTURE"
-#: a fixture record whose module hash is made up (``fixtures.random_nb101_cells``): not verified
+#: a fixture record whose module hash is made up (``testing.random_nb101_cells``): not verified
 SYNTHETIC_HASH_MARK = b"synthetic hash"
 #: a fixture's own statement of how many cells it holds (checked like the real file's 423,624)
 _FIXTURE_CELLS = re.compile(rb"cells=(\d+)")

@@ -4,7 +4,7 @@
 every sub-folder holding a ``surrogate_model.model`` is one member (the official release
 has 10), and ``model_config.json`` / ``data_config.json`` are read from the first member
 folder, as the official loader does. Each member is a pickled ``xgboost.core.Booster``
-from a 2020 xgboost; we read it without running pickled code (see ``_nb301_models``),
+from a 2020 xgboost; we read it without running pickled code (see ``_formats.xgboost_legacy``),
 convert it once to xgboost's JSON model and cache that under
 ``paths.cache_dir()/nb301/<sha256 of the pickle>.json``; later loads read the cache.
 
@@ -13,7 +13,7 @@ convert it once to xgboost's JSON model and cache that under
   to the directory), every member must be listed, and every listed file (members and
   config files) must exist and match, or loading is refused.
 * Every member's tree structure is validated before xgboost or the numpy forest walks it
-  (``_nb301_models.validate_model``: children in range, no cycles, split features below
+  (``_formats.xgboost_legacy.validate_model``: children in range, no cycles, split features below
   the feature count, sane sizes), and a member pickle is checked opcode by opcode before
   it is read, so no file can crash, hang or exhaust the process.
 * Members written by :func:`fit_surrogate` carry a ``surrogate_model.json`` beside the
@@ -35,7 +35,7 @@ makes one prediction call per member (xgboost ``inplace_predict``; on the GPU wh
 installed xgboost has CUDA and a GPU is visible). xgboost pays a set-up cost per call
 that grows with the number of trees, so batches of at most ``Ensemble.small_batch``
 rows (16) instead descend all trees of all members together in numpy
-(``_nb301_models.Forest``); a single ``query`` is then about as cheap per genotype as a
+(``_nb301_forest.Forest``); a single ``query`` is then about as cheap per genotype as a
 large batch is. ``nasbench-lab bench nb301`` shows both.
 
 >>> from nasbench_lab import benchmarks
@@ -57,9 +57,11 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .. import paths
+from ..device import default_device
 from ..spaces.darts import DartsSpace
 from ._nb301_features import FEATURE_NAMES, NUM_FEATURES, features
-from ._nb301_models import Forest, json_to_booster, read_pickled_booster, snapshot_to_booster
+from ._formats.xgboost_legacy import json_to_booster, read_pickled_booster, snapshot_to_booster
+from ._nb301_forest import Forest
 from .base import Benchmark, BenchmarkFileError, Metrics
 
 MEMBER_FILE = "surrogate_model.model"
@@ -208,7 +210,7 @@ def _member_dirs(root: Path) -> list[Path]:
 
 
 def _xgb_device(device: str | None) -> str:
-    device = paths.default_device(device)
+    device = default_device(device)
     if device != "cuda":
         return "cpu"
     xgb = paths.require("xgboost", "NAS-Bench-301")

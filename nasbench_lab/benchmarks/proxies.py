@@ -131,12 +131,12 @@ def score(arch: Any, proxy: str = "naswot", batch_size: int | None = None, seed:
     ``batch_size`` None: ``DEFAULT_BATCH`` (64 for cells, 8 for chains).
     ``data``: a ``data.Splits`` for cell spaces (default: the bundled digits); chains
     always use HalfMoons. ``sizes``: ``channels``, ``stages``, ``cells_per_stage`` of
-    ``models.build_model``.
+    ``nasbench_lab.models.build_model``.
     """
     import torch
 
     from .data import cached_dataset
-    from .models import build_model, count_parameters, family
+    from ..models import build_model, count_parameters, family
 
     if proxy not in PROXIES:
         raise KeyError(f"unknown proxy {proxy!r}; known: {', '.join(PROXIES)}")
@@ -206,14 +206,15 @@ class ProxyBenchmark(Benchmark):
 # rank correlation against NAS-Bench-201
 # ---------------------------------------------------------------------------------------
 def nb201_table_path() -> Path:
-    """The real NAS-Bench-201 accuracy table beside the project (or FileNotFoundError)."""
-    from ..paths import shared_data_dir
+    """The NAS-Bench-201 accuracy table (CSV) the catalogue finds here, or
+    :class:`~.catalogue.BenchmarkNotFound` saying how to get it."""
+    from . import catalogue
 
-    root = shared_data_dir()
-    p = root / "nasbench201" / "nb201_accuracies.csv.gz" if root is not None else None
-    if p is None or not p.is_file():
-        raise FileNotFoundError("the NAS-Bench-201 table nasbench201/nb201_accuracies.csv.gz is "
-                                "not present beside the project; pass path=")
+    p = catalogue.locate("nb201")
+    if p is None or ".csv" not in p.name:
+        p = catalogue.shared_path("nb201")
+    if p is None:
+        raise catalogue.BenchmarkNotFound(catalogue.missing_message("nb201") + "; or pass path= (a CSV table)")
     return p
 
 

@@ -117,7 +117,9 @@ class IncrementalEnv(gym.Env):
         cache_size: architectures whose encoding / accuracy / neighbours are memoised (>= 1).
         reveal_validation: also show the validation accuracy of every shown neighbour
             (``info["neighbour_validation"]``, queried in one batch and memoised): what
-            local search sees, charged as one query per shown neighbour (§4.1.2).
+            local search sees, charged as one query per shown neighbour (§4.1.2). The
+            benchmark is asked once per architecture (results are memoised by key), so its
+            counters count distinct architectures, not the charge.
 
     Observation: ``{"observation": float32 (N+1, encoding_size), "action_mask": int8 (N+1,)}``;
     row 0 is the current architecture, rows 1.. the shown neighbours, zero rows pad.

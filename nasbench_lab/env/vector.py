@@ -3,10 +3,10 @@
 State, transitions and rewards are those of :class:`~nasbench_lab.env.incremental.IncrementalEnv`
 (the test suite checks they agree step for step), but everything lives in arrays indexed by
 benchmark row: a dense "shown neighbours" table (rows x N, -1 padded) derived from the
-:class:`~nasbench_lab.env.tables.NeighbourTable`, the shaped validation accuracy of every
+:class:`~nasbench_lab.env.neighbours.NeighbourTable`, the shaped validation accuracy of every
 row, and the per-env current row / step counter. A step is a handful of gathers, so a
 batch of thousands of episodes advances in microseconds per episode. Two backends share
-the code: ``"numpy"`` and ``"torch"`` (on ``paths.default_device()``: the GPU when present).
+the code: ``"numpy"`` and ``"torch"`` (on ``default_device()``: the GPU when present).
 
 Observations are row indices, not encodings: ``obs["rows"]`` is (B, N+1) with column 0
 the current row and columns 1..N the shown neighbours (-1 pads), ``obs["action_mask"]``
@@ -17,18 +17,17 @@ first use, for agents that need them.
 >>> obs, info = venv.reset(rows=start_rows)                                      # doctest: +SKIP
 >>> obs, reward, terminated, truncated, info = venv.step(actions)                 # doctest: +SKIP
 
-``throughput()`` measures env steps/s at several vectorisation degrees (paper Fig. 16).
+Its speed at several vectorisation degrees (paper Fig. 16) is measured by
+``nasbench_lab.speed.env.throughput`` (``nasbench-lab bench env``).
 """
 from __future__ import annotations
 
-import time
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .incremental import check_alpha, shape_accuracy, shown_positions
-from .tables import NeighbourTable, neighbour_table
-from ..paths import torch_threads  # noqa: F401  (re-exported)
+from .neighbours import NeighbourTable, neighbour_table
 
 
 def shown_table(table: NeighbourTable, keys: Sequence[str], n_neighbours: int, seed: int,
@@ -66,7 +65,7 @@ class VectorIncrementalEnv:
         n_envs: B, the number of parallel episodes.
         n_neighbours, alpha, max_steps, seed: as in ``IncrementalEnv``.
         backend: ``"numpy"`` or ``"torch"``.
-        device: torch device (default ``paths.default_device()``); ignored for numpy.
+        device: torch device (default ``default_device()``); ignored for numpy.
         autoreset: finished episodes restart at once from a random initial row (drawn
             uniformly from ``initial_rows``, default all rows); the finishing rows are
             reported in ``info["final_rows"]``. Without it, finished envs stay put and
@@ -120,13 +119,13 @@ class VectorIncrementalEnv:
         else:
             import torch
 
-            from .. import paths
-            self.device = str(device or paths.default_device())
+            from ..device import default_device
+            self.device = str(device or default_device())
             self._rng = torch.Generator(device=self.device)
             self._rng.manual_seed(self.seed)
             conv = lambda a, dt=None: torch.as_tensor(np.asarray(a), device=self.device)  # noqa: E731
         self.validation = conv(validation)
-        # numpy gathers with int32 (half the memory: NB101 x N=50 is 85 MB); torch wants int64
+        # numpy gathers with int32 (half the memory of int64 on the largest tables); torch wants int64
         self._shown = conv(shown if backend == "numpy" else shown.astype(np.int64))
         self._n_shown = conv(n_shown)
         self._shaped = conv(shaped)
@@ -289,121 +288,3 @@ class VectorIncrementalEnv:
                 self.t = self._where(ended, t * 0, t)
                 self.done = self.done & ~ended
         return self.observe(), reward, terminated, truncated, info
-
-
-# -- throughput (paper Fig. 16) -------------------------------------------------------
-def available_benchmarks() -> dict[str, Any]:
-    """The tabular benchmarks loadable here: ``{"moons": ..., "nb201": ..., "nb101": ...}``."""
-    from .. import benchmarks, paths
-    from .tables import NB101_CACHE
-    out: dict[str, Any] = {}
-    try:
-        out["moons"] = benchmarks.load("moons")
-    except Exception:  # noqa: BLE001 - not landed / not built: simply absent from the figure
-        pass
-    shared = paths.shared_data_dir()
-    csv = shared / "nasbench201" / "nb201_accuracies.csv.gz" if shared else None
-    if csv is not None and csv.exists():
-        try:
-            out["nb201"] = benchmarks.load("nb201", path=csv, validation="cifar10_valid_12",
-                                           test="cifar10_test_200")
-        except Exception:  # noqa: BLE001
-            pass
-    if (paths.cache_dir() / NB101_CACHE).exists():
-        try:
-            out["nb101"] = benchmarks.load("nb101")
-        except Exception:  # noqa: BLE001 - no official data here: time the env on fixture values
-            try:
-                out["nb101-fixture"] = nb101_fixture_benchmark()
-            except Exception:  # noqa: BLE001
-                pass
-    return out
-
-
-def nb101_fixture_benchmark(seed: int = 0):
-    """All 423,624 NB101 cells with FIXTURE accuracies (seeded uniform draws, made up).
-
-    For timing the environment (its speed does not depend on the numbers) where the
-    official NAS-Bench-101 file is absent; never for results.
-    """
-    import pandas as pd
-
-    from ..benchmarks.tabular import TabularBenchmark
-    from ..spaces import get
-
-    space = get("nb101")
-    keys = space.enumerate().keys
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"key": keys, "val": rng.uniform(0.8, 0.95, len(keys)),
-                          "test": rng.uniform(0.8, 0.95, len(keys))})
-    bench = TabularBenchmark(None, frame, "key", {"validation_accuracy": "val", "test_accuracy": "test"},
-                             name="nb101-fixture")
-    bench.space = space
-    return bench
-
-
-def _time_env(venv: VectorIncrementalEnv, steps: int, repeat: int) -> float:
-    from .._timing import median_time
-
-    def run():
-        venv.reset()
-        for _ in range(steps):
-            venv.step(venv.random_actions())
-        if venv.backend == "torch" and venv.device.startswith("cuda"):
-            import torch
-            torch.cuda.synchronize()
-
-    run()  # warm-up (allocations, CUDA context)
-    return median_time(run, repeat=repeat)
-
-
-def throughput(benchmarks: dict[str, Any] | None = None, degrees: Sequence[int] = (1, 8, 64, 512, 4096),
-               backends: Sequence[str] = ("numpy", "torch"), devices: Sequence[str] | None = None,
-               steps: int = 64, repeat: int = 3, n_neighbours: int = 50, max_steps: int = 16,
-               reference_steps: int = 200, seed: int = 0, cpu_threads: int | None = 1):
-    """Env steps per second of the vectorised env (random-walk actions, autoreset).
-
-    Returns a DataFrame with columns ``benchmark, implementation, backend, device,
-    n_envs, steps_per_second``. ``implementation`` is ``"vector"`` for this module's
-    env and ``"gymnasium"`` for the single :class:`IncrementalEnv` (the reference,
-    at ``n_envs=1``). Devices: CPU, plus ``cuda`` for torch when available. The torch CPU
-    backend runs with ``cpu_threads`` intra-op threads (None: torch's default).
-
-    >>> frame = throughput(degrees=(1, 64), steps=16)   # doctest: +SKIP
-    """
-    import pandas as pd
-
-    from .. import paths
-    from .incremental import IncrementalEnv
-
-    benchmarks = available_benchmarks() if benchmarks is None else benchmarks
-    if devices is None:
-        devices = ["cpu"] + (["cuda"] if paths.default_device() == "cuda" else [])
-    rows = []
-    for name, bench in benchmarks.items():
-        table = neighbour_table(bench.space, bench)
-        for backend in backends:
-            for device in (devices if backend == "torch" else ["cpu"]):
-                for b in degrees:
-                    venv = VectorIncrementalEnv(table, bench.validation, bench.keys, b,
-                                                n_neighbours=n_neighbours, max_steps=max_steps, seed=seed,
-                                                backend=backend, device=device, autoreset=True)
-                    with torch_threads(cpu_threads if backend == "torch" and device == "cpu" else None):
-                        sec = _time_env(venv, steps, repeat)
-                    rows.append((name, "vector", backend, device, b, b * steps / sec))
-        # the reference: one gymnasium env, Python objects, benchmark queries
-        env = IncrementalEnv(bench.space, bench, n_neighbours=n_neighbours, max_steps=max_steps, seed=seed)
-        rng = np.random.default_rng(seed)
-        env.reset(seed=seed)
-        t0 = time.perf_counter()
-        n_done = 0
-        _, info = env.reset()
-        while n_done < reference_steps:
-            valid = np.flatnonzero(info["action_mask"])
-            _, _, term, trunc, info = env.step(int(valid[rng.integers(len(valid))]))
-            n_done += 1
-            if term or trunc:
-                _, info = env.reset()
-        rows.append((name, "gymnasium", "python", "cpu", 1, n_done / (time.perf_counter() - t0)))
-    return pd.DataFrame(rows, columns=["benchmark", "implementation", "backend", "device", "n_envs",
-                                       "steps_per_second"])

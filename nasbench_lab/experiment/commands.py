@@ -2,8 +2,9 @@
 
 ::
 
-    nasbench-lab experiment run config.yaml [--id ID] [--quiet]
-    nasbench-lab experiment resume ID [--quiet]
+    nasbench-lab experiment run config.yaml [--id ID] [--quiet] [--port 8080]
+    nasbench-lab experiment resume ID [--quiet] [--port 8080]
+    nasbench-lab experiment view ID --port 8080 [--host 127.0.0.1]   # read-only portal, until Ctrl-C
     nasbench-lab experiment list
     nasbench-lab experiment export ID --out trials.csv      # or .parquet
 
@@ -23,11 +24,18 @@ def add_parser(sub) -> None:
     r.add_argument("config", help="YAML file with ExperimentConfig fields")
     r.add_argument("--id", help="experiment id (default: the config's, else a new one)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--port", type=int, help="serve the web portal on this port (127.0.0.1) while it runs")
     r.set_defaults(func=cli_run)
     s = esub.add_parser("resume", help="continue a stopped or killed experiment")
     s.add_argument("id")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--port", type=int, help="serve the web portal on this port (127.0.0.1) while it runs")
     s.set_defaults(func=cli_resume)
+    v = esub.add_parser("view", help="serve a stored experiment's web portal, read-only, until Ctrl-C")
+    v.add_argument("id")
+    v.add_argument("--port", type=int, required=True, help="the port (0: any free one)")
+    v.add_argument("--host", default="127.0.0.1", help="the interface (default: loopback only)")
+    v.set_defaults(func=cli_view)
     ls = esub.add_parser("list", help="every experiment of the registry")
     ls.set_defaults(func=cli_list)
     x = esub.add_parser("export", help="write an experiment's trials (CSV or Parquet)")
@@ -65,7 +73,7 @@ def cli_run(args) -> int:
         exp = Experiment(cfg)
         exp.progress = not args.quiet
         print(f"experiment {exp.id}: running (resume with `nasbench-lab experiment resume {exp.id}`)", flush=True)
-        exp.run()
+        exp.run(port=getattr(args, "port", None))
     except (ConfigError, ExperimentError) as e:
         return _fail(e)
     _summary(exp)
@@ -78,11 +86,22 @@ def cli_resume(args) -> int:
     from .store import ExperimentError
 
     try:
-        exp = Experiment.resume(args.id, progress=not args.quiet)
+        exp = Experiment.resume(args.id, progress=not args.quiet, port=getattr(args, "port", None))
     except (ConfigError, ExperimentError) as e:
         return _fail(e)
     _summary(exp)
     return 1 if exp.get_status() == "ERROR" else 0
+
+
+def cli_view(args) -> int:
+    from .experiment import Experiment
+    from .store import ExperimentError
+
+    try:
+        Experiment.view(args.id, port=args.port, host=args.host, non_blocking=False)
+    except ExperimentError as e:
+        return _fail(e)
+    return 0
 
 
 def cli_list(args) -> int:

@@ -39,6 +39,9 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhd])\s*$")
 #: how the strategy is told a failed trial
 FAILURE_POLICIES = ("ignore", "worst")
 
+#: where live trials run (``ExperimentConfig.training_service``)
+TRAINING_SERVICES = ("local", "ray")
+
 
 class ConfigError(ValueError):
     """An experiment configuration that cannot run; the message names the field."""
@@ -142,6 +145,14 @@ class ExperimentConfig:
     """``ProtocolConfig`` fields for incremental agents (``n_neighbours``, ``max_steps``, ``alpha``, ...)."""
     journal_batch: int = 2048
     """in-process trials journalled per SQLite transaction (with the strategy's state)."""
+    training_service: str = "local"
+    """where live trials run: ``"local"`` (worker processes on this machine) or ``"ray"``
+    (Ray tasks on a Ray cluster; the optional extra ``nasbench-lab[ray]``). In-process
+    benchmarks (tables, surrogates, proxies), agents and one-shot searches run here either way."""
+    ray_address: str | None = None
+    """``training_service="ray"``: the cluster, when this process is not connected to Ray yet.
+    None: ``$RAY_ADDRESS``, else a local instance on loopback; ``"auto"``: the cluster started
+    with ``ray start --head`` on this machine; ``"host:port"``; ``"ray://head:10001"`` (Ray Client)."""
 
     # -- checks -------------------------------------------------------------------------
     def validate(self) -> "ExperimentConfig":
@@ -164,6 +175,7 @@ class ExperimentConfig:
             raise ConfigError(f"trial_timeout: {e}") from None
         if self.max_trial_number is None and self.max_experiment_duration is None:
             raise ConfigError("give max_trial_number or max_experiment_duration: an experiment needs a limit")
+        self._validate_service()
         if self.failure_policy not in FAILURE_POLICIES:
             raise ConfigError(f"failure_policy must be one of {FAILURE_POLICIES}, got {self.failure_policy!r}")
         if self.benchmark is None and self.evaluator is None:
@@ -197,6 +209,29 @@ class ExperimentConfig:
             if self.benchmark not in benchmarks.names():
                 raise ConfigError(f"unknown benchmark {self.benchmark!r}; known: {', '.join(benchmarks.names())}")
         return self
+
+    def _validate_service(self) -> None:
+        if self.training_service not in TRAINING_SERVICES:
+            raise ConfigError(f"training_service must be one of {TRAINING_SERVICES}, got {self.training_service!r}")
+        from .._ray import check_address
+
+        try:
+            check_address(self.ray_address)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        if self.training_service != "ray":
+            if self.ray_address is not None:
+                raise ConfigError(f"ray_address={self.ray_address!r} is for training_service='ray' (this config "
+                                  f"runs {self.training_service!r})")
+            return
+        if self.gpu_indices is not None:
+            raise ConfigError("gpu_indices picks GPUs of this machine (training_service='local'); on Ray the "
+                              "cluster assigns GPUs: leave gpu_indices unset (start nodes with `ray start "
+                              "--num-gpus N`)")
+        if self.trial_gpu_number > 1 and self.max_trial_number_per_gpu > 1:
+            raise ConfigError(f"trial_gpu_number={self.trial_gpu_number} with max_trial_number_per_gpu="
+                              f"{self.max_trial_number_per_gpu}: Ray shares a GPU only between one-GPU trials; "
+                              "set max_trial_number_per_gpu=1 or trial_gpu_number=1")
 
     @property
     def duration_seconds(self) -> float | None:
@@ -295,4 +330,5 @@ def _plain(v):
     return v
 
 
-__all__ = ["ConfigError", "ExperimentConfig", "FAILURE_POLICIES", "import_callable", "parse_duration"]
+__all__ = ["ConfigError", "ExperimentConfig", "FAILURE_POLICIES", "TRAINING_SERVICES", "import_callable",
+           "parse_duration"]

@@ -6,6 +6,7 @@ Lifecycle (NNI's method names)::
                                       max_trial_number=500, seed=0))
     exp.run()                       # blocks; True when it completed, False when it failed
     exp.start(); exp.widget()       # or: in the background, with a live dashboard
+    exp.start(port=8080)            # ... and serve the web portal (``portal``: page, REST API)
     exp.stop()                      # checkpoint and stop
     exp = Experiment.resume(exp.id) # continue a stopped or killed experiment
     exp.trials()                    # the query frame: analysis draws it directly
@@ -25,7 +26,10 @@ How trials run:
   architecture (and the strategy's state) before it starts, and finished with its result.
   A trial that raises is FAILED with its traceback; one that runs past ``trial_timeout``
   or whose worker dies is killed and FAILED with the reason. After a crash, the trials
-  that were waiting or running start again under their own numbers.
+  that were waiting or running start again under their own numbers. With
+  ``training_service="ray"`` (``Experiment("ray", ...)``) the same loop runs each trial as
+  a Ray task instead (``_ray.RayTrials``: the GPUs of ``trial_gpu_number``, fractional
+  ones with ``max_trial_number_per_gpu``), journalled in the same store.
 * **incremental agents** (``act``: random walk, local search, Ape-X) run through the
   paper's protocol (``runner.run``) in-process; each trial is an architecture the search
   reports, its ``query`` column the queries charged so far (local search is charged every
@@ -53,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from ..schema import QUERY_COLUMNS, carry_best
-from .config import ConfigError, ExperimentConfig, import_callable
+from .config import TRAINING_SERVICES, ConfigError, ExperimentConfig, import_callable
 from .records import FINISHED, TrialJob, TrialMetricData, TrialResult, job_id
 from .store import ExperimentError, ExperimentStore, Registry, dumps_arch, experiments_root
 
@@ -95,12 +99,11 @@ class Experiment:
 
     def __init__(self, config: ExperimentConfig | str = "local", **fields: Any) -> None:
         if isinstance(config, str):
-            if config != "local":
-                raise ConfigError(f"unknown training service {config!r}: this Experiment runs 'local' "
-                                  "(Ray comes as the distributed engine)")
-            config = ExperimentConfig(**fields)
+            if config not in TRAINING_SERVICES:
+                raise ConfigError(f"unknown training service {config!r}: give one of {TRAINING_SERVICES}")
+            config = ExperimentConfig(**{"training_service": config, **fields})
         elif not isinstance(config, ExperimentConfig):
-            raise ConfigError(f"Experiment takes an ExperimentConfig or 'local', got {type(config).__name__}")
+            raise ConfigError(f"Experiment takes an ExperimentConfig, 'local' or 'ray', got {type(config).__name__}")
         elif fields:
             config = dataclasses.replace(config, **fields)
         self.config = config
@@ -120,6 +123,10 @@ class Experiment:
         self._start_time: float | None = None
         self._end_time: float | None = None
         self.progress = False
+        #: the interface the portal listens on (``start(port=...)``): loopback; set it
+        #: (e.g. "0.0.0.0") before starting to serve other machines as well
+        self.portal_host = "127.0.0.1"
+        self._portal = None
 
     # -- identity -----------------------------------------------------------------------
     @property
@@ -200,6 +207,10 @@ class Experiment:
         self._objects = {"benchmark": bench, "evaluator": evaluator, "space": space, "strategy": built,
                          "incremental": incremental,
                          "live": evaluator is not None or bool(getattr(bench, "live", False))}
+        if cfg.training_service == "ray" and self._objects["live"] and not incremental:
+            from .._ray import require
+
+            require("training_service='ray'")  # without Ray: say how to install it, before anything runs
 
     def _label(self) -> str:
         from .runner import strategy_label
@@ -281,8 +292,66 @@ class Experiment:
         self._thread.start()
 
     def _begin(self, port: int | None) -> None:
-        if port is not None:
-            raise NotImplementedError("the web portal (port=) is not available yet; use exp.widget() in a notebook")
+        sock, begun = None, False
+        try:
+            if port is not None:
+                if self._portal is not None and self._portal.serving:
+                    raise ExperimentError(f"experiment {self.id!r} serves its portal already on {self._portal.url}")
+                from .portal.server import bind
+
+                sock = bind(port, self.portal_host)  # before anything is created: a port in use fails at once
+            self._begin_run()
+            begun = True
+            if sock is not None:
+                self._serve(sock, read_only=False)
+        except BaseException:
+            if sock is not None and self._portal is None:
+                sock.close()
+            if begun:  # the portal failed to start: nothing runs
+                self._set_status("STOPPED")
+            raise
+
+    def _serve(self, sock, read_only: bool) -> None:
+        """Serve the portal on the bound ``sock`` and print its URL (with the token)."""
+        from .portal.server import Portal, ensure_token
+
+        token = None if read_only else ensure_token(self.folder)
+        self._portal = Portal(self, sock, token, read_only=read_only).start()
+        mode = " (read-only)" if read_only else ""
+        print(f"experiment {self.id}: web portal{mode} on {self._portal.token_url}", flush=True)
+
+    def _close_portal(self) -> None:
+        portal, self._portal = self._portal, None
+        if portal is not None:
+            portal.close()
+
+    @property
+    def token(self) -> str | None:
+        """The token of the experiment's portal (``Authorization: Bearer <token>`` for
+        changes), kept owner-only in ``<folder>/portal.token``; None before it was served."""
+        if self._portal is not None and self._portal.token:
+            return self._portal.token
+        from .portal.server import read_token
+
+        return read_token(self.folder)
+
+    @property
+    def portal_url(self) -> str | None:
+        """The portal's address with ``?token=`` (the plain address when read-only); None
+        when it is not served."""
+        return self._portal.token_url if self._portal is not None and self._portal.serving else None
+
+    @classmethod
+    def connect(cls, port: int, token: str | None = None, host: str = "127.0.0.1",
+                timeout: float = 30.0) -> "Experiment":
+        """The experiment served on ``port`` (by another process too), driven through its
+        REST API: reading needs no token; changes (``update_*``, ``kill_trial_job``,
+        ``stop``) send ``token``, else the token file of the experiment on this machine."""
+        from .portal.client import RemoteExperiment
+
+        return RemoteExperiment(port, token=token, host=host, timeout=timeout)
+
+    def _begin_run(self) -> None:
         if self._read_only:
             raise ExperimentError(f"experiment {self.id!r} is opened for viewing; use Experiment.resume to run it")
         if self._status in ("RUNNING", "STOPPING"):
@@ -305,7 +374,13 @@ class Experiment:
 
     def stop(self) -> None:
         """Stop the experiment: running trials are cancelled (they start again on resume),
-        everything finished is kept, the strategy's state is checkpointed."""
+        everything finished is kept, the strategy's state is checkpointed. Its web portal,
+        if it serves one, stops serving."""
+        self._stop_trials()
+        self._close_portal()
+
+    def _stop_trials(self) -> None:
+        """Stop running (the portal's stop: it keeps serving)."""
         if self._status not in ("RUNNING", "STOPPING"):
             return
         self._set_status("STOPPING")
@@ -549,13 +624,11 @@ class Experiment:
         return pd.read_parquet(path) if path.exists() else None
 
     def _run_live(self) -> str:
-        from ._workers import TrialProcesses, gpu_slots
-
         cfg = self.config
         strategy, runner = self._restore()
         space, store = self._objects["space"], self._store
         evaluator = self._objects["evaluator"] if self._objects["evaluator"] is not None else self._objects["benchmark"]
-        placements = self._placements(gpu_slots)
+        engine = self._trial_engine()
         timeout = cfg.timeout_seconds
         pending = store.pending()  # asked before a crash or a stop: run again under their numbers
         archs: dict[int, tuple[Any, str]] = {}
@@ -565,7 +638,7 @@ class Experiment:
         outcome = "DONE"
         sequences: dict[int, int] = {}
         bar = self._bar(finished)
-        with TrialProcesses(max_workers=cfg.trial_concurrency, placements=placements) as pool:
+        with engine as pool:
             while True:
                 self._apply_updates(strategy)
                 space = self._objects["space"]  # keys of the updated space's archs
@@ -645,6 +718,18 @@ class Experiment:
         if bar is not None:
             bar.update(1)
 
+    def _trial_engine(self):
+        """What runs the live trials: worker processes here (``_workers.TrialProcesses``) or,
+        with ``training_service="ray"``, Ray tasks (``_ray.RayTrials``, the same interface)."""
+        cfg = self.config
+        if cfg.training_service == "ray":
+            from ._ray import RayTrials
+
+            return RayTrials.from_config(cfg)
+        from ._workers import TrialProcesses, gpu_slots
+
+        return TrialProcesses(max_workers=cfg.trial_concurrency, placements=self._placements(gpu_slots))
+
     def _placements(self, gpu_slots):
         cfg = self.config
         if cfg.trial_gpu_number == 0:
@@ -701,12 +786,14 @@ class Experiment:
     @classmethod
     def resume(cls, experiment_id: str, port: int | None = None, wait_completion: bool = True,
                debug: bool = False, benchmark: Any = None, strategy: Any = None, space: Any = None,
-               evaluator: Any = None, progress: bool = False) -> "Experiment":
+               evaluator: Any = None, progress: bool = False, host: str = "127.0.0.1") -> "Experiment":
         """Continue a stopped or killed experiment from its store (found through the
         registry). Experiments created from live objects (a Benchmark object, a strategy
         instance) need them again: pass ``benchmark=``, ``strategy=`` ... Returns the
-        experiment, after it ended (``wait_completion``) or while it runs in the background."""
+        experiment, after it ended (``wait_completion``) or while it runs in the background.
+        With ``port``, its portal is served on ``host`` (the token of its first serving)."""
         exp = cls._open(experiment_id, benchmark=benchmark, strategy=strategy, space=space, evaluator=evaluator)
+        exp.portal_host = host
         meta = exp._store.meta()
         given = {"benchmark": benchmark, "strategy": strategy, "space": space, "evaluator": evaluator}
         missing = [f for f in meta.get("live_fields", []) if given.get(f) is None]
@@ -729,12 +816,31 @@ class Experiment:
         return exp
 
     @classmethod
-    def view(cls, experiment_id: str, port: int | None = None, non_blocking: bool = True) -> "Experiment":
-        """Open an experiment to read it (trials, metrics, widget) without running it."""
-        if port is not None:
-            raise NotImplementedError("the web portal (port=) is not available yet")
-        exp = cls._open(experiment_id)
+    def view(cls, experiment_id: str, port: int | None = None, non_blocking: bool = True,
+             host: str = "127.0.0.1") -> "Experiment":
+        """Open an experiment to read it (trials, metrics, widget) without running it. With
+        ``port``, serve its portal read-only (every change refused) on ``host`` until
+        ``exp.stop()``; ``non_blocking=False`` serves until Ctrl-C."""
+        from .portal.server import bind
+
+        sock = bind(port, host) if port is not None else None
+        try:
+            exp = cls._open(experiment_id)
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
         exp._read_only = True
+        exp.portal_host = host
+        if sock is not None:
+            exp._serve(sock, read_only=True)
+            if not non_blocking:
+                try:
+                    while exp._portal is not None and exp._portal.serving:
+                        time.sleep(0.5)
+                except KeyboardInterrupt:
+                    pass
+                exp.stop()
         return exp
 
     # -- changing a running experiment --------------------------------------------------

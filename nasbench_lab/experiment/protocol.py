@@ -12,7 +12,14 @@
 3. Charge queries as §4.1.2: one episode = one query (the architecture it ends at),
    except agents with ``counts_neighbour_queries`` (local search), which are shown the
    validation accuracy of every neighbour (``info["neighbour_validation"]``) and are
-   charged every shown neighbour at every step.
+   charged every shown neighbour at every step. The charge is the paper's cost model, not
+   the benchmark's counters: a neighbour shown again at the next step (the state just
+   left, say) is charged again, while the benchmark answers it once (``bench.queries``
+   counts distinct architectures looked up: the initial state, looked up for the reward but
+   never charged, and the shown neighbours; the last state of a truncated episode also
+   reveals its neighbours, looked up but not charged since no action follows). One
+   episode on NAS-Bench-Moons charges 67 queries where the benchmark counts 60
+   (``tests/test_protocol.py`` pins both).
 4. Turn the episodes of one (agent, seed, set) into search *runs* with a query budget B
    (paper: 300 for NB101, 1,000 for NB301), see :func:`query_frame`.
 
@@ -65,7 +72,7 @@ import numpy as np
 
 from .. import paths
 from ..benchmarks.base import benchmark_fingerprint
-from ..env import tables as env_tables
+from ..env import neighbours as env_neighbours
 from ..env.incremental import check_alpha
 from ..schema import EPISODE_COLUMNS, QUERY_COLUMNS, SCHEMA_VERSION, carry_best, check_frame
 
@@ -283,17 +290,53 @@ def _run_vectorised(agent, rows: np.ndarray, venv, bench) -> _Episodes:
 
 
 class _Scores:
-    """Memoised (validation, test) of architectures through the benchmark."""
+    """Memoised (validation, test) of architectures through the benchmark.
 
-    def __init__(self, bench):
-        self.bench, self.memo = bench, {}
+    It is also the benchmark the protocol's ``IncrementalEnv`` queries (``query`` and
+    ``query_batch`` answer from the memo and forward the rest), so an architecture the
+    environment has looked up (a shown neighbour, the current state) is never queried again
+    to report it: the benchmark's counters count each architecture of a protocol run once
+    (while it is among the last ``capacity`` architectures remembered).
+    """
+
+    def __init__(self, bench, capacity: int = 1_000_000):
+        from collections import OrderedDict
+
+        self.bench, self.capacity = bench, int(capacity)
+        self.memo: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def __call__(self, arch) -> tuple[float, float]:
         k = self.bench.key(arch)
         if k not in self.memo:
-            m = self.bench.query(arch)
-            self.memo[k] = (float(m.validation_accuracy), float(m.test_accuracy))
+            self._remember([k], self.bench.query(arch))
         return self.memo[k]
+
+    def _remember(self, keys: list, m) -> None:
+        val = np.atleast_1d(np.asarray(m.validation_accuracy, dtype=np.float64))
+        test = np.broadcast_to(np.asarray(m.test_accuracy, dtype=np.float64), val.shape)
+        for k, v, t in zip(keys, val, test):
+            self.memo[k] = (float(v), float(t))
+        while len(self.memo) > self.capacity:
+            self.memo.popitem(last=False)
+
+    def query(self, arch):
+        """``validation_accuracy`` / ``test_accuracy`` of one architecture (what the env reads)."""
+        from types import SimpleNamespace
+
+        v, t = self(arch)
+        return SimpleNamespace(validation_accuracy=v, test_accuracy=t)
+
+    def query_batch(self, archs):
+        """The same as arrays, one batched benchmark query for the architectures not remembered."""
+        from types import SimpleNamespace
+
+        keys = [self.bench.key(a) for a in archs]
+        new = {k: a for k, a in zip(keys, archs) if k not in self.memo}
+        if new:
+            self._remember(list(new), self.bench.query_batch(list(new.values())))
+        vt = np.asarray([self.memo[k] if k in self.memo else self(a) for k, a in zip(keys, archs)],
+                        dtype=np.float64).reshape(len(keys), 2)
+        return SimpleNamespace(validation_accuracy=vt[:, 0], test_accuracy=vt[:, 1])
 
 
 def _run_single(agent, archs: Sequence, env, bench, scores: _Scores, progress) -> _Episodes:
@@ -524,9 +567,9 @@ def _is_tabular(bench, forced: bool = False) -> bool:
             raise ValueError(f"vectorised=True needs a tabular benchmark over an enumerable space; "
                              f"{getattr(bench, 'name', bench)!r} is not")
         return False
-    if not forced and not env_tables.table_is_ready(space):
+    if not forced and not env_neighbours.table_is_ready(space):
         warnings.warn(f"{getattr(space, 'name', 'space')}: no cached neighbour table, the protocol runs "
-                      f"episode by episode; {env_tables.build_hint(space)} builds it once", stacklevel=3)
+                      f"episode by episode; {env_neighbours.build_hint(space)} builds it once", stacklevel=3)
         return False
     return True
 
@@ -610,7 +653,7 @@ def run_protocol(benchmark, agents, config: ProtocolConfig | None = None, out_di
         else:
             reveal = bool(getattr(agent, "counts_neighbour_queries", False))
             if reveal not in envs:
-                envs[reveal] = IncrementalEnv(space, benchmark, n_neighbours=cfg.n_neighbours, alpha=cfg.alpha,
+                envs[reveal] = IncrementalEnv(space, scores, n_neighbours=cfg.n_neighbours, alpha=cfg.alpha,
                                               max_steps=cfg.max_steps, seed=cfg.env_seed,
                                               reveal_validation=reveal)
             env = envs[reveal]

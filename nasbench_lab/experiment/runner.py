@@ -238,7 +238,7 @@ def _compare_chunk(job) -> list:
     """The runs of one strategy for a few seeds (a pool task of :func:`compare`)."""
     from threadpoolctl import threadpool_limits
 
-    from ..paths import torch_threads
+    from ..device import torch_threads
 
     strategy, bench, seeds, budget, options, protocol = job
     ready = not isinstance(strategy, (str, type))

@@ -66,7 +66,15 @@ class OneShotResult:
     """the LightningModule (e.g. ``module.history`` of random_one_shot, ``module.controller`` of enas)"""
 
 
-def _space(space):
+def strategy(name: str):
+    """The module of one-shot strategy ``name`` (its ``Config`` dataclass and ``Module``)."""
+    if name not in _STRATEGIES:
+        raise ValueError(f"unknown one-shot strategy {name!r}; known: {', '.join(names())}")
+    return importlib.import_module(f"{__name__}.{_STRATEGIES[name]}")
+
+
+def resolve_space(space):
+    """A cell space with a super-net: ``"nb201"``, ``"darts"`` or such a SearchSpace."""
     from .. import spaces
     from ..spaces.base import SearchSpace
 
@@ -77,7 +85,9 @@ def _space(space):
     return spaces.get(space)
 
 
-def _data(data, path=None):
+def prepare_data(data, path=None):
+    """``data`` (a data set name such as ``"digits"``, or a ``Splits``) as image tensors
+    ``(N, channels, side, side)``, the form the super-nets take."""
     import numpy as np
 
     from ..benchmarks.data import Splits, cached_dataset
@@ -122,23 +132,21 @@ def search(name: str, space: Any = "nb201", data: Any = "digits", max_epochs: in
     import pandas as pd
     import torch
 
-    from ..paths import torch_threads
+    from ..device import torch_threads
     from .supernet import build_supernet, supernet_config_class
     from .training import fit
 
-    if name not in _STRATEGIES:
-        raise ValueError(f"unknown one-shot strategy {name!r}; known: {', '.join(names())}")
-    space_obj = _space(space)
-    d = _data(data, data_path)
-    strategy = importlib.import_module(f"{__name__}.{_STRATEGIES[name]}")
+    method = strategy(name)
+    space_obj = resolve_space(space)
+    d = prepare_data(data, data_path)
     net_cfg_cls = supernet_config_class(space_obj)
-    own, net = _split_options(strategy.Config, net_cfg_cls, options)
-    config = strategy.Config(**own)
+    own, net = _split_options(method.Config, net_cfg_cls, options)
+    config = method.Config(**own)
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(seed))
         supernet = build_supernet(space_obj, net_cfg_cls(**net), data=d)
-        module = strategy.Module(supernet, config, seed=int(seed))
+        module = method.Module(supernet, config, seed=int(seed))
         module.on_epoch = on_epoch
         fit(module, d, max_epochs, checkpoint_dir=checkpoint_dir, progress=progress)
         with torch_threads(config.threads):
@@ -148,4 +156,4 @@ def search(name: str, space: Any = "nb201", data: Any = "digits", max_epochs: in
                          space=space_obj, seed=int(seed), max_epochs=int(max_epochs), module=module)
 
 
-__all__ = ["OneShotResult", "names", "search"]
+__all__ = ["OneShotResult", "names", "search", "strategy", "resolve_space", "prepare_data"]

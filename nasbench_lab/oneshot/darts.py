@@ -61,7 +61,8 @@ class DartsModule(OneShotModule):
         return [self.weight_optimizer(), arch]
 
     def _loss(self, x, y):
-        with self.supernet.use(self.mode, tau=self.tau(), generator=self.generator):
+        with self.supernet.use(self.mode, tau=self.tau(), generator=self.generator,
+                               drop=self.config.param_free_dropout):
             return F.cross_entropy(self.supernet(x), y)
 
     def search_step(self, x, y, xv, yv):

@@ -14,8 +14,10 @@ Each search step
    (the first reward initialises it). Adam, lr 3.5e-4 as in ENAS.
 
 Samples come from the strategy's seeded generator; the baseline is a buffer, so it is in
-the checkpoint with the controller. Export: the controller's most likely sample,
-approximated by greedy decoding (the argmax at each decision). Log columns
+the checkpoint with the controller. Export (``export``): the controller's most likely
+sample, approximated by greedy decoding (the argmax at each decision), or its best sample:
+the greedy rollout and ``export_samples`` samples scored by inherited-weight validation
+accuracy. Log columns
 ``policy/<decision>/<choice>``: the greedy rollout's conditional probabilities.
 
 >>> from nasbench_lab import oneshot
@@ -26,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -50,6 +53,18 @@ class EnasConfig(OneShotConfig):
     """decay of the moving-average reward baseline"""
     controller_steps: int = 1
     """controller updates per search step (each on the step's validation batch)"""
+    export: str = "most_likely"
+    """"most_likely": the greedy rollout; "best": the best of ``export_samples`` controller
+    samples (and the greedy rollout) by inherited-weight validation accuracy"""
+    export_samples: int = 16
+    """controller samples scored by the super-net when ``export="best"``"""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.export not in ("most_likely", "best"):
+            raise ValueError(f"EnasConfig.export must be 'most_likely' or 'best', got {self.export!r}")
+        if int(self.export_samples) < 1:
+            raise ValueError(f"EnasConfig.export_samples must be >= 1, got {self.export_samples}")
 
 
 class Controller(nn.Module):
@@ -138,6 +153,20 @@ class EnasModule(OneShotModule):
     @torch.no_grad()
     def current_arch(self) -> Any:
         return self.sample_arch(greedy=True)[0]
+
+    @torch.no_grad()
+    def export(self) -> Any:
+        """The greedy rollout, or (``export="best"``) the best-scored of it and
+        ``export_samples`` samples; samples come from a generator seeded from the strategy's
+        seed, so the export does not depend on how the search was interrupted."""
+        greedy = self.current_arch()
+        if self.config.export == "most_likely":
+            return greedy
+        gen = torch.Generator().manual_seed(self.seed + 1)
+        candidates = [greedy] + [self._arch(self.controller(gen, False, self._mask)[0])
+                                 for _ in range(int(self.config.export_samples))]
+        scores = [self.supernet.evaluate(a, "val") for a in candidates]
+        return candidates[int(np.argmax(scores))]
 
     @torch.no_grad()
     def arch_weights(self) -> dict[str, float]:

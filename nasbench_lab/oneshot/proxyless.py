@@ -70,7 +70,7 @@ class ProxylessModule(OneShotModule):
     def search_step(self, x, y, xv, yv):
         _, opt_a = self.optimizers()
         opt_a.zero_grad()
-        with self.supernet.use("binary", generator=self.generator):
+        with self.supernet.use("binary", generator=self.generator, drop=self.config.param_free_dropout):
             loss = F.cross_entropy(self.supernet(xv), yv)
         if self.config.cost_weight:
             loss = loss + self.config.cost_weight * self.expected_cost()

@@ -55,6 +55,15 @@ def parameter_free_share(archs: Iterable[Any]) -> float:
     return sum(op in PARAMETER_FREE for op in ops) / len(ops)
 
 
+def op_shares(archs: Iterable[Any]) -> dict[str, float]:
+    """Share of each operation over every edge of ``archs`` (which ops a collapse goes to)."""
+    ops = [op for a in archs for op in arch_ops(a)]
+    if not ops:
+        raise ValueError("no architectures")
+    names, counts = np.unique(ops, return_counts=True)
+    return {str(n): float(c) / len(ops) for n, c in zip(names, counts)}
+
+
 def ground_truth_cells(space: Any, n: int = 150, seed: int = 0) -> list:
     """``n`` distinct architectures drawn uniformly with ``space.sample`` (seeded)."""
     rng = np.random.default_rng(seed)
@@ -115,7 +124,7 @@ def ranking_quality(supernet: Any, cells: Sequence[Any], truth: Sequence[float],
     truth = np.asarray(truth, dtype=float)
     if len(cells) != len(truth) or len(cells) < 3:
         raise ValueError(f"need >= 3 cells with one stand-alone accuracy each, got {len(cells)} and {len(truth)}")
-    from ..paths import torch_threads
+    from ..device import torch_threads
 
     t0 = time.perf_counter()
     with torch_threads(1):  # one small forward per cell: one thread is several times faster
@@ -164,6 +173,7 @@ def study(methods: Sequence[str], space: Any = "nb201", seeds: Sequence[int] = (
                    "export_standalone_validation": float(export["validation"][0]),
                    "export_standalone_test": float(export["test"][0]),
                    "parameter_free_share": parameter_free_share([result.arch]),
+                   **{f"share {op}": v for op, v in op_shares([result.arch]).items()},
                    "search_seconds": searched, "standalone_seconds_per_cell": per_cell,
                    "speedup_vs_standalone": per_cell * rank.n / max(searched, 1e-9)}
             if table is not None:
@@ -171,7 +181,12 @@ def study(methods: Sequence[str], space: Any = "nb201", seeds: Sequence[int] = (
                 row["export_table_test"] = float(m.test_accuracy)
                 row["export_table_validation"] = float(m.validation_accuracy)
             rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    shares = sorted(c for c in frame.columns if c.startswith("share "))
+    frame[shares] = frame[shares].fillna(0.0)  # an op no export uses has share 0
+    rest = [c for c in frame.columns if c not in shares]
+    at = rest.index("parameter_free_share") + 1
+    return frame[rest[:at] + shares + rest[at:]]
 
 
 def summary(frame):
@@ -183,5 +198,5 @@ def summary(frame):
     return out
 
 
-__all__ = ["PARAMETER_FREE", "Ranking", "arch_ops", "ground_truth_cells", "parameter_free_share",
+__all__ = ["PARAMETER_FREE", "Ranking", "arch_ops", "ground_truth_cells", "op_shares", "parameter_free_share",
            "ranking_quality", "standalone", "study", "summary"]

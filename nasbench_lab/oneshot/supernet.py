@@ -9,7 +9,7 @@
 * :class:`InputChoice`: one DARTS intermediate node, a MixedOp on the edge from every
   earlier state; it sums the 2 chosen edges (path mode) or all of them (relaxed modes).
 * :class:`NB201SuperNet`, :class:`DartsSuperNet`: the macro skeletons of
-  ``benchmarks._models_nb201`` / ``_models_darts`` with every edge a MixedOp, built
+  ``models.nb201`` / ``models.darts`` with every edge a MixedOp, built
   from those modules' own op constructors (plus :class:`Zero` for ``none``). Their
   architecture parameters (``alpha``: edges x ops, one matrix per cell type, shared by
   every cell of that type) are kept apart from the weights: :meth:`SuperNet.arch_parameters`
@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..benchmarks import _models_darts, _models_nb201
+from ..models import darts as _models_darts, nb201 as _models_nb201
 from ..spaces import darts as darts_space
 from ..spaces import nb201 as nb201_space
 from ..spaces.base import SearchSpace
@@ -100,11 +100,25 @@ class MixedOp(nn.Module):
         super().__init__()
         self.names = tuple(names)
         self.ops = nn.ModuleList(build(n) for n in self.names)
+        #: which candidates have no weights (skip, pooling, zero): the ones ``drop`` regularises
+        self.parameter_free = tuple(sum(p.numel() for p in op.parameters()) == 0 for op in self.ops)
+
+    def _run(self, i: int, x: torch.Tensor, drop: float, generator: torch.Generator | None) -> torch.Tensor:
+        out = self.ops[i](x)
+        if drop > 0 and self.parameter_free[i]:
+            keep = torch.rand(out.shape, generator=generator) >= drop
+            out = out * keep.to(device=out.device, dtype=out.dtype) / (1.0 - drop)
+        return out
 
     def forward(self, x: torch.Tensor, mode: str = "weighted", alpha: torch.Tensor | None = None,
                 index: int | None = None, tau: float = 1.0,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+                generator: torch.Generator | None = None, drop: float = 0.0) -> torch.Tensor:
         """Run the edge.
+
+        ``drop``: operation-level dropout on the outputs of the parameter-free candidates
+        (P-DARTS's regularisation against skip connections crowding out the others; the
+        mask is drawn from ``generator``, scaled by ``1 / (1 - drop)``); 0 leaves every
+        output as it is.
 
         * ``weighted``: ``sum_i softmax(alpha)_i * op_i(x)``.
         * ``gumbel``: a hard Gumbel-softmax sample ``w`` (one-hot in value); only the
@@ -117,21 +131,23 @@ class MixedOp(nn.Module):
           p_j (delta_ij - p_i)``: only the active term ``j = k`` is kept, since only
           ``op_k(x)`` is computed (the paper's full rule needs every op's output).
         """
+        if not 0.0 <= drop < 1.0:
+            raise ValueError(f"MixedOp: drop must be in [0, 1), got {drop}")
         if mode == "weighted":
             w = F.softmax(alpha, dim=-1)
-            return sum(w[i] * op(x) for i, op in enumerate(self.ops))
+            return sum(w[i] * self._run(i, x, drop, generator) for i in range(len(self.ops)))
         if mode == "gumbel":
             w = gumbel_hard(alpha, tau, generator)
             k = int(w.detach().argmax())
-            return w[k] * self.ops[k](x)
+            return w[k] * self._run(k, x, drop, generator)
         if mode == "path":
             if index is None:
                 raise ValueError("MixedOp: path mode needs index=")
-            return self.ops[int(index)](x)
+            return self._run(int(index), x, drop, generator)
         if mode == "binary":
             p = F.softmax(alpha, dim=-1)
             k = sample_index(p, generator) if index is None else int(index)
-            return self.ops[k](x) * (1 + p[k] - p[k].detach())
+            return self._run(k, x, drop, generator) * (1 + p[k] - p[k].detach())
         raise ValueError(f"MixedOp: unknown mode {mode!r}; known: {', '.join(MODES)}")
 
 
@@ -151,15 +167,16 @@ class InputChoice(nn.Module):
 
     def forward(self, states: Sequence[torch.Tensor], mode: str = "weighted",
                 alpha: torch.Tensor | None = None, chosen: Sequence[tuple[int, int]] | None = None,
-                tau: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+                tau: float = 1.0, generator: torch.Generator | None = None, drop: float = 0.0) -> torch.Tensor:
         if chosen is None:
-            return sum(edge(states[j], mode, alpha[j], tau=tau, generator=generator)
+            return sum(edge(states[j], mode, alpha[j], tau=tau, generator=generator, drop=drop)
                        for j, edge in enumerate(self.edges))
         sources = [int(s) for s, _ in chosen]
         if len(set(sources)) != self.n_chosen or not all(0 <= s < len(self.edges) for s in sources):
             raise ValueError(f"InputChoice: need {self.n_chosen} distinct sources in "
                              f"0..{len(self.edges) - 1}, got {sources}")
-        return sum(self.edges[s](states[s], "path", index=op) for s, op in chosen)
+        return sum(self.edges[s](states[s], "path", index=op, generator=generator, drop=drop)
+                   for s, op in chosen)
 
 
 # ---------------------------------------------------------------------------------------
@@ -171,6 +188,7 @@ class _RunState:
     tau: float = 1.0
     generator: torch.Generator | None = None
     path: Any = None  # the space-specific indices of a fixed architecture (path mode)
+    drop: float = 0.0  # operation-level dropout on parameter-free candidates
 
 
 class SuperNet(nn.Module):
@@ -238,15 +256,16 @@ class SuperNet(nn.Module):
     # -- running ------------------------------------------------------------------------
     @contextlib.contextmanager
     def use(self, mode: str, arch: Any = None, tau: float = 1.0,
-            generator: torch.Generator | None = None) -> Iterator["SuperNet"]:
-        """Run the block in ``mode`` (path mode: fixed to ``arch``); the old mode comes back."""
+            generator: torch.Generator | None = None, drop: float = 0.0) -> Iterator["SuperNet"]:
+        """Run the block in ``mode`` (path mode: fixed to ``arch``; ``drop``: dropout on the
+        parameter-free candidates, see :class:`MixedOp`); the old mode comes back."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
         if mode == "path" and arch is None:
             raise ValueError("path mode needs arch=")
         old = self.state
         path = self._path_of(self.space.validate(arch)) if mode == "path" else None
-        self.state = _RunState(mode, float(tau), generator, path)
+        self.state = _RunState(mode, float(tau), generator, path, float(drop))
         try:
             yield self
         finally:
@@ -310,7 +329,8 @@ class SuperNet(nn.Module):
 
     def _edge(self, mixed: MixedOp, name: str, row: int, x: torch.Tensor, index: int | None) -> torch.Tensor:
         s = self.state
-        return mixed(x, s.mode, self.alpha[name][row], index=index, tau=s.tau, generator=s.generator)
+        return mixed(x, s.mode, self.alpha[name][row], index=index, tau=s.tau, generator=s.generator,
+                     drop=s.drop)
 
 
 # ---------------------------------------------------------------------------------------
@@ -450,7 +470,7 @@ class DartsSuperCell(nn.Module):
             start = darts_space.EDGE_START[k]
             chosen = None if st.path is None else st.path[self.kind][k]
             states.append(node(states, st.mode, alpha[start:start + k + 2], chosen=chosen,
-                               tau=st.tau, generator=st.generator))
+                               tau=st.tau, generator=st.generator, drop=st.drop))
         return torch.cat(states[2:], dim=1)
 
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ..benchmarks.live import _quiet
-from ..paths import torch_threads
+from ..device import torch_threads
 from .supernet import SuperNet
 
 
@@ -55,10 +55,17 @@ class OneShotConfig:
     """SGD weight decay of the shared weights"""
     grad_clip: float = 5.0
     """gradient-norm clip of the shared weights (<= 0: none)"""
+    param_free_dropout: float = 0.0
+    """operation-level dropout on the outputs of parameter-free candidates (skip, pooling)
+    in the search's training passes, P-DARTS's regularisation against collapse (0: off)"""
     accelerator: str = "auto"
     """Lightning accelerator: "auto" (the GPU when present), "cpu", "gpu\""""
     threads: int | None = 1
     """torch CPU threads during the run (None: leave torch's setting)"""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.param_free_dropout) < 1.0:
+            raise ValueError(f"param_free_dropout must be in [0, 1), got {self.param_free_dropout}")
 
 
 class EpochBatches(torch.utils.data.Sampler):
@@ -136,7 +143,8 @@ class OneShotModule(pl.LightningModule):
         """One optimiser step of the weights on (x, y) with the super-net in ``mode``."""
         opt = self.optimizers()[0] if isinstance(self.optimizers(), list) else self.optimizers()
         opt.zero_grad()
-        with self.supernet.use(mode, arch=arch, tau=tau, generator=self.generator):
+        with self.supernet.use(mode, arch=arch, tau=tau, generator=self.generator,
+                               drop=self.config.param_free_dropout):
             logits = self.supernet(x)
         loss = F.cross_entropy(logits, y)
         self.manual_backward(loss)

@@ -117,6 +117,23 @@ class SearchSpace(abc.ABC):
         """Every unique architecture (finite spaces only)."""
         raise NotImplementedError(f"the {self.name} space is not enumerable")
 
+    def neighbour_table(self, keys: Sequence[str] | None = None, **options):
+        """The :class:`~nasbench_lab.spaces.neighbour_table.NeighbourTable` of a finite space:
+        the rows of every architecture's neighbours, in ``neighbours`` order, rows in
+        ``enumerate()`` order or in the order of ``keys`` (a permutation of the keys).
+
+        This default builds it in memory from ``neighbours``; spaces with a faster or
+        cached source override it. Spaces that are not finite raise NeighbourTableError.
+        """
+        from .neighbour_table import NeighbourTableError, build_table
+
+        if self.size is None:
+            raise NeighbourTableError(f"the {self.name!r} space is not enumerable: no neighbour table")
+        archs = self.enumerate()
+        own = [self.key(a) for a in archs]
+        table = build_table(self, own, archs.__getitem__, progress=bool(options.get("progress", False)))
+        return table if keys is None else table.reordered(own, keys)
+
     def encode_batch(self, archs: Sequence[Any]) -> np.ndarray:
         """Stack ``encode`` over many architectures: shape (len(archs), encoding_size)."""
         out = np.zeros((len(archs), self.encoding_size), dtype=np.float32)

@@ -385,6 +385,15 @@ class DartsSpace(SearchSpace):
     def from_key(self, key: str) -> Genotype:
         return Genotype.from_key(key)
 
+    def neighbour_table(self, keys=None, **options):
+        """Not available: the DARTS space is not enumerable (``size`` is None), so there are
+        no rows to tabulate; neighbours come one architecture at a time from ``neighbours``
+        (the episode-by-episode env). Raises NeighbourTableError."""
+        from .neighbour_table import NeighbourTableError
+
+        raise NeighbourTableError(f"the {self.name!r} space is not enumerable: no neighbour table "
+                                  "(use neighbours() one architecture at a time)")
+
     # -- categorical decisions ---------------------------------------------------------
     def decisions(self) -> list[tuple[str, tuple]]:
         """Per cell (normal, then reduce), per intermediate node ``2..5`` (its source id):

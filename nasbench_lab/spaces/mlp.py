@@ -135,22 +135,6 @@ class Chain:
         """The seed's notation: ``[8, Tanh, 8, ReLU, 2]`` (2 is the output layer)."""
         return "[" + ", ".join([f"{w}, {a}" for w, a in self.layers] + [str(OUTPUT_DIM)]) + "]"
 
-    def to_module(self):
-        """The torch network ``Linear(2, w1), Act1, ..., Linear(w_last, 2)`` (default init).
-
-        >>> Chain([(4, "Tanh")]).to_module()     # doctest: +ELLIPSIS
-        Sequential(...)
-        """
-        from torch import nn
-
-        mods: list = []
-        prev = INPUT_DIM
-        for w, a in self.layers:
-            mods += [nn.Linear(prev, w), getattr(nn, a)()]
-            prev = w
-        mods.append(nn.Linear(prev, OUTPUT_DIM))
-        return nn.Sequential(*mods)
-
 
 def _as_chain(arch: Any) -> Chain:
     if isinstance(arch, Chain):
@@ -265,6 +249,12 @@ class ChainSpace(SearchSpace):
             rest, r = divmod(rest, len(LAYER_TYPES))
             digits.append(r)
         return Chain(tuple(LAYER_TYPES[r] for r in reversed(digits)))
+
+    def neighbour_table(self, keys=None, **options):
+        """The neighbour table of the space (rows in ``enumerate()`` order, or in the order
+        of ``keys``), built in memory from ``neighbours``; as ``enumerate()``, only for
+        spaces of at most ``ENUMERATE_LIMIT`` chains."""
+        return super().neighbour_table(keys, **options)
 
     def enumerate(self) -> list[Chain]:
         """Every chain, in the documented order (see the module docstring)."""

@@ -44,6 +44,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .base import InvalidArchitecture, SearchSpace, as_index, check_decision_values
+from .neighbour_table import NeighbourTable, keys_fingerprint
 
 #: the 5 operations, in the official order of the NAS-Bench-201 search space
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -316,13 +317,15 @@ class NB201Space(SearchSpace):
         """All 15,625 cells in official index order."""
         return _enumeration()
 
-    def neighbour_table(self) -> np.ndarray:
-        """int array (15625, 24): official indices of the neighbours of each official index.
+    def neighbour_table(self, keys: Sequence[str] | None = None, **options) -> NeighbourTable:
+        """The :class:`~nasbench_lab.spaces.neighbour_table.NeighbourTable` of the space:
+        24 neighbours per cell, rows in official index order (or in the order of ``keys``).
 
         Row ``i`` lists, in ``neighbours`` order, the indices of the neighbours of
-        ``Cell.from_index(i)``.
+        ``Cell.from_index(i)``; ``.dense()`` gives them as a (15625, 24) array.
         """
-        return _neighbour_table()
+        table = _table()
+        return table if keys is None else table.reordered([c.key for c in _enumeration()], keys)
 
     def encode(self, arch: Any) -> np.ndarray:
         return self.encode_batch([arch])[0]
@@ -363,6 +366,11 @@ def _encoding_template() -> tuple[np.ndarray, np.ndarray]:
 def _enumeration() -> list[Cell]:
     ops = _ops_of_code()
     return [Cell._trusted(tuple(OPS[i] for i in ops[c])) for c in official_order()]
+
+
+@functools.cache
+def _table() -> NeighbourTable:
+    return NeighbourTable.from_dense(_neighbour_table(), keys_fingerprint([c.key for c in _enumeration()]))
 
 
 @functools.cache

@@ -10,8 +10,10 @@ The algorithm is the local one (the same :class:`~.apex.NStep`, :class:`~.apex.P
 and :func:`~.apex.learner_update`); what differs is that fragments arrive in the order Ray
 delivers them, so a run is not bit-for-bit reproducible, and a checkpoint restores weights,
 optimiser, counters and the log (every ``checkpoint_every`` env steps and at the end), not the
-actors' episodes in flight. Start Ray yourself
-(``ray.init(address=...)``) to use a cluster; otherwise a local instance is started.
+actors' episodes in flight. The actors run on the process's one Ray cluster
+(``nasbench_lab._ray.init``): the one this process is connected to already (an Experiment's
+``training_service="ray"`` trials, or ``ray.init`` of your own), else ``ApexConfig.ray_address``
+(``"auto"``, ``"ray://head:10001"``), else a local instance on loopback.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import paths
+from .. import _ray, paths
+from ..device import default_device
 from . import apex
 
 
@@ -67,16 +70,13 @@ class _Worker:
 
 def train_ray(benchmark, cfg, seed: int = 0, checkpoint_dir=None, progress: bool = True):
     """``apex.train`` with Ray actors; see the module docstring."""
-    paths.require("ray", "distributed")
+    ray = _ray.init(cfg.ray_address, num_cpus=max(2, cfg.n_workers), log_to_driver=False)  # the one cluster
     import pandas as pd
-    import ray
     import torch
     from tqdm.auto import tqdm
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=max(2, cfg.n_workers), include_dashboard=False, log_to_driver=False)
     t_start = time.perf_counter()
-    device = str(cfg.device or paths.default_device())
+    device = str(cfg.device or default_device())
     remote = ray.remote(num_cpus=1)(_Worker)
     bench_ref = ray.put(benchmark)
     workers = [remote.remote(bench_ref, cfg.to_dict(), seed, i) for i in range(cfg.n_workers)]

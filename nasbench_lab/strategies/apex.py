@@ -77,6 +77,7 @@ from typing import Any
 import numpy as np
 
 from .. import paths
+from ..device import default_device, torch_threads
 from ..benchmarks.base import benchmark_fingerprint
 from .agents import IncrementalAgent
 
@@ -174,13 +175,16 @@ class ApexConfig:
     save_replay: bool = True
     """store the replay contents in checkpoints (needed for an identical resumed trace)."""
     device: str | None = None
-    """torch device (None: ``paths.default_device()``, the GPU when there is one)."""
+    """torch device (None: ``default_device()``, the GPU when there is one)."""
     torch_threads: int | None = None
     """CPU threads for torch during training (None: unchanged)."""
     backend: str = "local"
     """"local" (one process) or "ray" (actors as Ray actors, optional extra)."""
     weight_sync_every: int = 400
     """ray backend: env steps per actor between two weight syncs."""
+    ray_address: str | None = None
+    """ray backend: the cluster to attach to when this process is not connected to Ray yet
+    (None: ``$RAY_ADDRESS`` or a local instance; ``"auto"``; ``"ray://head:10001"``)."""
 
     def __post_init__(self) -> None:
         positive = ("n_neighbours", "max_steps", "eval_max_steps", "n_step", "embed_dim", "encoder_layers",
@@ -200,6 +204,13 @@ class ApexConfig:
             raise ValueError(f"ApexConfig: epsilon must lie in [0, 1], got {self.epsilon}")
         if self.backend not in ("local", "ray"):
             raise ValueError(f"ApexConfig: backend must be 'local' or 'ray', got {self.backend!r}")
+        if self.ray_address is not None:
+            from .._ray import check_address
+
+            try:
+                check_address(self.ray_address)
+            except ValueError as e:
+                raise ValueError(f"ApexConfig: {e}") from None
         if self.alpha is not None and not -700.0 < float(self.alpha) < 700.0:  # exp(alpha * 1) must be finite
             raise ValueError(f"ApexConfig: alpha={self.alpha} overflows the shaped reward")
 
@@ -250,7 +261,8 @@ class ApexConfig:
     def fingerprint(self) -> dict:
         """What the trace depends on (not where it runs or how often it is saved)."""
         d = self.to_dict()
-        for k in ("device", "torch_threads", "checkpoint_every", "save_replay", "report_every", "eval_max_steps"):
+        for k in ("device", "torch_threads", "checkpoint_every", "save_replay", "report_every", "eval_max_steps",
+                  "ray_address"):
             d.pop(k)
         return d
 
@@ -579,7 +591,7 @@ class TableActors:
 
     def __init__(self, benchmark, n_envs: int, config: ApexConfig, seed: int, device: str,
                  stream: int | None = None):
-        from ..env.tables import neighbour_table
+        from ..env.neighbours import neighbour_table
         from ..env.vector import VectorIncrementalEnv
 
         self.benchmark = benchmark
@@ -773,7 +785,7 @@ class ApexAgent(IncrementalAgent):
                              f"{self.input_dim} (space {self.space_name!r})")
         used = int(mask.any(0).nonzero().max()) + 1  # drop all-padding columns
         x, mask = x[:, :used], mask[:, :used]
-        with torch.no_grad(), paths.torch_threads(self.config.torch_threads):
+        with torch.no_grad(), torch_threads(self.config.torch_threads):
             out = [self.network(x[i: i + self.chunk], mask[i: i + self.chunk]) for i in range(0, len(x), self.chunk)]
         return torch.cat(out)
 
@@ -1005,7 +1017,7 @@ def train(benchmark, config: ApexConfig | None = None, seed: int = 0, checkpoint
         from ._apex_ray import train_ray
 
         return train_ray(benchmark, cfg, seed=seed, checkpoint_dir=checkpoint_dir, progress=progress)
-    with paths.torch_threads(cfg.torch_threads):
+    with torch_threads(cfg.torch_threads):
         return _train_local(benchmark, cfg, int(seed), checkpoint_dir, progress, _stop_after)
 
 
@@ -1016,7 +1028,7 @@ def _train_local(benchmark, cfg: ApexConfig, seed: int, checkpoint_dir, progress
     from tqdm.auto import tqdm
 
     t_start = time.perf_counter()
-    device = str(cfg.device or paths.default_device())
+    device = str(cfg.device or default_device())
     n_envs = cfg.n_envs
     # -- 1. environments (one batch over every actor), exploration per worker
     actors_cls = TableActors if is_tabular(benchmark) else ListActors

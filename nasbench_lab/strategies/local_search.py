@@ -4,7 +4,9 @@ move to the best one, terminate when none is better than the current architectur
 No enhancements (no restarts, no tie moves): a neighbour must be strictly better; among
 equally good best neighbours the first shown wins. Query counting (§4.1.2): every shown
 neighbour at every step counts (``counts_neighbour_queries = True``); the environment
-shows their validation accuracies (``info["neighbour_validation"]``) because of it.
+shows their validation accuracies (``info["neighbour_validation"]``) because of it. The
+agent keeps no memory between steps, so a neighbour shown at two steps is charged twice;
+the benchmark itself looks each architecture up once (see ``experiment.protocol``, item 3).
 
 >>> import numpy as np
 >>> agent = LocalSearch(None, seed=0)

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..paths import default_device, torch_threads
+from ..device import default_device, torch_threads
 from ..spaces.base import InvalidArchitecture
 from .base import MultiTrialStrategy
 
@@ -129,7 +129,7 @@ class PolicyBasedRL(MultiTrialStrategy):
         entropy_coef: entropy bonus weight.
         hidden_size: GRU hidden size.
         reward_for_invalid: the reward of a decision vector the space rejects.
-        device: torch device; ``None``: ``paths.default_device()`` (cuda when available).
+        device: torch device; ``None``: ``device.default_device()`` (cuda when available).
             Sampling draws on the CPU generator, so a CPU trace is reproducible exactly.
 
     Invalid architectures: where ``space.from_decisions`` raises ``InvalidArchitecture``

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..paths import torch_threads
+from ..device import torch_threads
 from ..spaces.mlp import ACTIVATIONS, WIDTHS, Chain, ChainSpace
 from .base import MultiTrialStrategy
 
