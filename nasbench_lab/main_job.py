@@ -400,9 +400,10 @@ def reuse_targets(columns=(("cifar100", "cifar100_valid_12", "cifar100_test_12")
     """NB201 on other data sets (search on their 12-epoch validation, report their test)."""
     from . import benchmarks
 
-    if nb201_path() is None:
-        raise Missing("NAS-Bench-201 table not found (shared data folder beside the project)")
-    return {name: benchmarks.load("nb201", validation=v, test=t, name=f"nb201-{name}") for name, v, t in columns}
+    try:
+        return {name: benchmarks.load("nb201", validation=v, test=t, name=f"nb201-{name}") for name, v, t in columns}
+    except FileNotFoundError as e:  # benchmarks.BenchmarkNotFound: no table on this machine
+        raise Missing(f"NAS-Bench-201 table not found ({e})") from e
 
 
 def step_apex_reuse(ctx: Context, name: str = "nb201") -> list[Path]:
@@ -762,12 +763,6 @@ def cli_oneshot_quality(args) -> int:
     from .oneshot.quality import study, summary
 
     out = Path(args.out) if args.out else paths.figures_dir()
-    table = None
-    if args.space == "nb201":
-        try:
-            table = job_benchmark("nb201")
-        except Missing as e:
-            print(f"note: {e}; the exports' NAS-Bench-201 accuracies are left out")
     methods = args.methods or names()
     unknown = [m for m in methods if m not in names()]
     if unknown:
@@ -783,6 +778,12 @@ def cli_oneshot_quality(args) -> int:
     if tag and not tag.replace("-", "").replace("_", "").isalnum():
         raise SystemExit(f"nasbench-lab oneshot-quality: --tag takes letters, digits, - and _, got {tag!r}")
     stem = f"{args.space}_{tag}" if tag else args.space
+    table = None
+    if args.space == "nb201":
+        try:
+            table = job_benchmark("nb201")
+        except Missing as e:
+            print(f"note: {e}; the exports' NAS-Bench-201 accuracies are left out")
     frame = study(methods, args.space, seeds=tuple(range(args.seeds)), n_cells=args.cells, max_epochs=args.epochs,
                   options=options, table=table, store=getattr(args, "store", None), progress=True)
     with paths.atomic_write(out / f"oneshot_quality_{stem}.csv", suffix=".csv") as tmp:

@@ -29,12 +29,6 @@ from typing import Any, Callable, Iterable
 from . import paths
 from .benchmarks import catalogue
 
-#: benchmark name -> human description (from the catalogue)
-DESCRIPTIONS = {name: catalogue.BENCHMARKS[name].description for name in catalogue.SETUP}
-
-#: benchmark name -> how a user gets the files (from the catalogue)
-HOW_TO_GET = {name: catalogue.BENCHMARKS[name].how_to_get for name in catalogue.SETUP}
-
 #: the benchmarks the set-up check lists
 BENCHMARKS = catalogue.SETUP
 
@@ -68,10 +62,11 @@ def setup_check(show: bool = True):
 
     rows = []
     for name in BENCHMARKS:
-        p = locate(name)
+        p, entry = locate(name), catalogue.BENCHMARKS[name]
+        bundled = p is not None and Path(paths.bundled_dir()).resolve() in Path(p).resolve().parents
         rows.append(dataclasses.asdict(BenchmarkStatus(
-            name=name, present=p is not None, path=p, description=DESCRIPTIONS[name],
-            how_to_get="-" if (p is not None and name == "moons") else HOW_TO_GET[name])))
+            name=name, present=p is not None, path=p, description=entry.description,
+            how_to_get="-" if bundled else entry.how_to_get)))
     frame = pd.DataFrame(rows).set_index("name")
     frame["path"] = frame["path"].map(lambda p: "" if p is None else _short(p))
     if show:
@@ -394,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
-    "BENCHMARKS", "BenchmarkStatus", "COMPARISON", "MULTI_TRIAL", "STRATEGIES", "main", "DESCRIPTIONS", "HOW_TO_GET",
+    "BENCHMARKS", "BenchmarkStatus", "COMPARISON", "MULTI_TRIAL", "STRATEGIES", "main",
     "SMALL_PARAMETERS", "error_outputs", "execute", "parameter_names", "small_parameters", "inject_parameters", "locate",
     "nb101_enumeration_cached", "optional_caches", "parameters_cell_index", "progress",
     "sample_frame", "setup_check", "show", "strategies_for", "timed",

@@ -101,3 +101,12 @@ def chain_benchmark(seed: int):
                           "test": rng.uniform(0.5, 1.0, len(keys))})
     return TabularBenchmark(space, frame, "key", {"validation_accuracy": "val", "test_accuracy": "test"},
                             name="chain")
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    """A private experiment registry (``NASBENCH_LAB_EXPERIMENTS``) for one test; modules
+    that create experiments use it for every test (``pytest.mark.usefixtures("registry")``)."""
+    root = tmp_path / "registry"
+    monkeypatch.setenv("NASBENCH_LAB_EXPERIMENTS", str(root))
+    return root

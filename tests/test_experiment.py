@@ -38,13 +38,7 @@ NB201_OPTIONS = {"validation": "cifar10_valid_12", "test": "cifar10_test_200"}
 #: search) is built once per benchmark object and process, torch (reinforce) imported once
 STRATEGIES = pytest.mark.xdist_group("experiment_strategies")
 
-
-@pytest.fixture(autouse=True)
-def registry(tmp_path, monkeypatch):
-    """A private registry for every test."""
-    root = tmp_path / "registry"
-    monkeypatch.setenv("NASBENCH_LAB_EXPERIMENTS", str(root))
-    return root
+pytestmark = pytest.mark.usefixtures("registry")
 
 
 @pytest.fixture(scope="module")

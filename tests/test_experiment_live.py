@@ -18,7 +18,7 @@ from nasbench_lab.spaces.mlp import Chain, ChainSpace
 
 from _scripted import Scripted
 
-pytestmark = pytest.mark.xdist_group("experiment_live")
+pytestmark = [pytest.mark.xdist_group("experiment_live"), pytest.mark.usefixtures("registry")]
 
 SPACE = ChainSpace(max_depth=3)
 
@@ -50,11 +50,6 @@ def placement(arch) -> dict:
 
 def _scripted(archs):
     return Scripted(SPACE, archs=archs)
-
-
-@pytest.fixture(autouse=True)
-def registry(tmp_path, monkeypatch):
-    monkeypatch.setenv("NASBENCH_LAB_EXPERIMENTS", str(tmp_path / "registry"))
 
 
 def test_failing_hanging_and_dying_trials_are_failed_and_the_experiment_completes():

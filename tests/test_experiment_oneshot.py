@@ -22,11 +22,7 @@ from nasbench_lab.experiment.config import ConfigError
 NB201_OPTIONS = {"validation": "cifar10_valid_12", "test": "cifar10_test_200"}
 OPTIONS = {"max_epochs": 2, "max_steps_per_epoch": 2}
 
-
-@pytest.fixture(autouse=True)
-def registry(tmp_path, monkeypatch):
-    monkeypatch.setenv("NASBENCH_LAB_EXPERIMENTS", str(tmp_path / "registry"))
-    return tmp_path / "registry"
+pytestmark = pytest.mark.usefixtures("registry")
 
 
 def test_one_shot_search_is_one_journalled_trial(nb201):

@@ -26,17 +26,12 @@ import _ray_trials
 from _scripted import Scripted
 from _ray_trials import SPACE, value_of
 
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.usefixtures("registry")]
 TESTS = Path(__file__).resolve().parent
 
 
 def chain(*widths) -> Chain:
     return Chain(tuple((w, "ReLU") for w in widths))
-
-
-@pytest.fixture(autouse=True)
-def registry(tmp_path, monkeypatch):
-    monkeypatch.setenv("NASBENCH_LAB_EXPERIMENTS", str(tmp_path / "registry"))
 
 
 def _ray_config(archs, evaluator, **fields) -> ExperimentConfig:

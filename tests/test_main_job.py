@@ -202,3 +202,11 @@ def test_quick_main_job_writes_every_figure_and_table(tmp_path, tmp_data):
         for target in ("cifar100", "imagenet16"):
             reuse = pd.read_csv(tmp_path / f"table_apex_reuse_nb201_to_{target}.csv")
             assert {"apex", "random_search"} <= set(reuse.agent)
+
+
+def test_reuse_targets_without_the_nb201_table_is_missing_not_a_crash(tmp_data, monkeypatch):
+    from nasbench_lab.benchmarks import catalogue
+
+    monkeypatch.setattr(catalogue.paths, "shared_data_dir", lambda: None)
+    with pytest.raises(main_job.Missing, match="NAS-Bench-201 table not found"):
+        main_job.reuse_targets()

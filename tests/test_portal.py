@@ -35,13 +35,7 @@ from nasbench_lab.experiment.portal.server import PortalStartError  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1/nni"
 
-
-@pytest.fixture(autouse=True)
-def registry(tmp_path, monkeypatch):
-    """A private registry for every test."""
-    root = tmp_path / "registry"
-    monkeypatch.setenv("NASBENCH_LAB_EXPERIMENTS", str(root))
-    return root
+pytestmark = pytest.mark.usefixtures("registry")
 
 
 @pytest.fixture(scope="module")

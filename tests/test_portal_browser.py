@@ -20,17 +20,11 @@ import pytest
 from nasbench_lab import benchmarks, paths
 from test_portal import db_config, db_rows, free_port, running_experiment, until
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("registry")]
 
 CHROMIUM = os.environ.get("NASBENCH_LAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(autouse=True)
-def registry(tmp_path, monkeypatch):
-    monkeypatch.setenv("NASBENCH_LAB_EXPERIMENTS", str(tmp_path / "registry"))
-    return tmp_path / "registry"
 
 
 @pytest.fixture

@@ -295,3 +295,18 @@ def test_any_corrupted_edge_raises(g, i, bad, in_reduce):
         cell[i] = (bad, src)
     with pytest.raises(InvalidArchitecture):
         Genotype(g.normal, cell) if in_reduce else Genotype(cell, g.reduce)
+
+
+def test_draw_on_fills_the_space_s_panels():
+    from matplotlib.figure import Figure
+
+    from nasbench_lab.spaces.nb201 import NB201Space
+
+    for space, titles in ((DartsSpace(), ["normal cell", "reduce cell"]), (NB201Space(), None)):
+        fig = Figure()
+        axes = fig.subplots(1, space.draw_panels, squeeze=False)[0]
+        space.draw_on(space.sample(np.random.default_rng(0)), list(axes))
+        assert all(ax.has_data() or ax.patches or ax.texts for ax in axes)
+        if titles:
+            assert [ax.get_title() for ax in axes] == titles
+    assert (DartsSpace().draw_panels, NB201Space().draw_panels) == (2, 1)

@@ -668,15 +668,13 @@ def oneshot_curves(logs: dict, column: str = "val_acc", title: str | None = None
 
 
 def architectures(space, archs: dict, notes: dict | None = None, title: str | None = None):
-    """Draw each architecture of ``archs`` (label -> arch) with ``space.draw`` (duck-typed:
-    ``draw(arch, ax=...)`` for one-cell spaces such as NB201, ``draw(arch, axes=(a, b))`` for
-    DARTS's normal and reduction cells); ``notes`` (label -> text) goes under each title."""
-    import inspect
-
+    """Draw each architecture of ``archs`` (label -> arch) with ``space.draw_on`` on the
+    space's ``draw_panels`` axes (one for NB201, two for DARTS's normal and reduction
+    cells); ``notes`` (label -> text) goes under each title."""
     if not archs:
         raise ValueError("no architectures given")
-    two = "axes" in inspect.signature(space.draw).parameters
-    per = 2 if two else 1
+    per = int(getattr(space, "draw_panels", 1))
+    two = per > 1
     n = len(archs)
     ncols = per if two else min(n, 3)
     nrows = n if two else math.ceil(n / ncols)
@@ -684,10 +682,7 @@ def architectures(space, archs: dict, notes: dict | None = None, title: str | No
     flat = list(axes.flat)
     for i, (label, arch) in enumerate(archs.items()):
         panel = flat[i * per:(i + 1) * per]
-        if two:
-            space.draw(arch, axes=panel)
-        else:
-            space.draw(arch, ax=panel[0])
+        space.draw_on(arch, panel)
         note = f"\n{notes[label]}" if notes and label in notes else ""
         drawn = panel[0].get_title().replace("|+|", "|\n+|")  # NB201 strings: one line per node
         panel[0].set_title(f"{label}{note}\n{drawn}", fontsize=8)

@@ -138,6 +138,9 @@ SETUP = ("moons", "nb201", "nb101", "nb301")
 AUTO = ("nb101", "nb301", "nb201")
 #: the prefixed forms of :func:`load`
 PREFIXES = ("live", "proxy")
+#: ``live:SPACE`` trainers other than ``LiveBenchmark(SPACE, ...)``: space -> ``"module:class"``
+#: (called with the options only)
+LIVE_TRAINERS = {"moons": "nasbench_lab.benchmarks.moons:MoonsTrainer"}
 
 DOWNLOADS: dict[str, Download] = {
     "nb101": Download(
@@ -257,27 +260,36 @@ def choose(name: str, fallback: str | None = None) -> str:
     of :data:`AUTO` for ``"auto"``; otherwise ``fallback`` with a
     :class:`BenchmarkFallbackWarning`, or :class:`BenchmarkNotFound` without one.
     """
+    return _choose(name, fallback)[0]
+
+
+def _choose(name: str, fallback: str | None) -> tuple[str, Path | None]:
+    """:func:`choose`, and the file it found for the chosen name (None: not looked up)."""
     name = str(name).lower()
     if fallback is not None:
         entry(fallback)
     if name == "auto":
         for candidate in AUTO:
-            if locate(candidate) is not None:
-                return candidate
+            found = locate(candidate)
+            if found is not None:
+                return candidate, found
         if fallback is None:
             raise BenchmarkNotFound("auto: none of " + ", ".join(AUTO) + " is on this machine; "
                                     + "; ".join(f"{c}: {entry(c).how_to_get}" for c in AUTO))
         warnings.warn(f"auto: none of {', '.join(AUTO)} is on this machine; using {fallback!r} instead.",
                       BenchmarkFallbackWarning, stacklevel=3)
-        return fallback
+        return fallback, None
     e = entry(name)
-    if name == fallback or locate(name) is not None or (fallback is None and e.finds_own_file):
-        return name
+    if name == fallback:
+        return name, None
+    found = locate(name)
+    if found is not None or (fallback is None and e.finds_own_file):
+        return name, found
     if fallback is None:
         raise BenchmarkNotFound(missing_message(name))
     warnings.warn(f"{name}: no benchmark file on this machine ({e.how_to_get}); using {fallback!r} instead.",
                   BenchmarkFallbackWarning, stacklevel=3)
-    return fallback
+    return fallback, None
 
 
 def load(name: str, /, path=None, *, fallback: str | None = None, **options) -> Benchmark:
@@ -292,15 +304,16 @@ def load(name: str, /, path=None, *, fallback: str | None = None, **options) -> 
     prefix, sep, space = name.partition(":")
     if sep:
         return _load_prefixed(prefix.lower(), space, path, options)
+    found = None
     if path is not None:
         chosen = entry(name.lower()).name
     else:
-        chosen = choose(name, fallback)
+        chosen, found = _choose(name, fallback)
         if chosen == fallback and name.lower() != fallback:
             options = {}  # they were meant for the benchmark that is absent
     e = entry(chosen)
     if path is None and not e.finds_own_file:
-        path = locate(chosen)
+        path = found if found is not None else locate(chosen)
         if path is None:
             raise BenchmarkNotFound(missing_message(chosen))
         if is_table(path):
@@ -344,10 +357,9 @@ def _load_prefixed(prefix: str, space: str, path, options: dict) -> Benchmark:
         from .proxies import ProxyBenchmark
 
         return ProxyBenchmark(space, **options)
-    if space == "moons":
-        from .moons import MoonsTrainer
-
-        return MoonsTrainer(**options)
+    if space in LIVE_TRAINERS:
+        module, attr = LIVE_TRAINERS[space].split(":")
+        return getattr(importlib.import_module(module), attr)(**options)
     from .live import LiveBenchmark
 
     if "config" in options:
@@ -356,5 +368,5 @@ def _load_prefixed(prefix: str, space: str, path, options: dict) -> Benchmark:
 
 
 __all__ = ["AUTO", "available", "BENCHMARKS", "BenchmarkEntry", "BenchmarkFallbackWarning", "BenchmarkNotFound", "DOWNLOADS",
-           "Download", "PREFIXES", "SETUP", "choose", "download_names", "entry", "import_names", "is_table",
+           "Download", "LIVE_TRAINERS", "PREFIXES", "SETUP", "choose", "download_names", "entry", "import_names", "is_table",
            "load", "locate", "missing_message", "names", "shared_path"]

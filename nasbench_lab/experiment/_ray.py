@@ -22,7 +22,6 @@ cannot be sent fails at :meth:`RayTrials.submit` with a TypeError.
 """
 from __future__ import annotations
 
-import math
 import numbers
 import os
 import time
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .._ray import init as ray_init
-from ._workers import FAILED, SUCCEEDED, USER_CANCELED, Outcome
+from ._workers import FAILED, SUCCEEDED, USER_CANCELED, Outcome, TrialEngine, _count
 from .config import ConfigError
 
 
@@ -126,17 +125,18 @@ class _Task:
     gpus: tuple = ()  # the GPU ids Ray gave the task
 
 
-class RayTrials:
+class RayTrials(TrialEngine):
     """Run trials as Ray tasks, at most ``max_workers`` at once (see the module docstring).
 
     ``resources``: from :func:`trial_resources`; ``address``: the cluster (``_ray.init``).
     Raises ConfigError when the cluster has fewer GPUs than one trial asks for.
     """
 
+    #: ``poll`` waits at most this long per Ray wait, so timeouts and kills are seen while tasks run
+    pump_slice = 0.5
+
     def __init__(self, max_workers: int, resources: dict[str, float] | None = None, address: str | None = None):
-        if isinstance(max_workers, bool) or not isinstance(max_workers, numbers.Integral) or max_workers < 1:
-            raise ValueError(f"max_workers must be an integer >= 1, got {max_workers!r}")
-        self.max_workers = int(max_workers)
+        self.max_workers = _count("max_workers", max_workers, 1)
         self.resources = dict(resources or trial_resources(0))
         ray = ray_init(address)
         self._ray = ray
@@ -160,30 +160,13 @@ class RayTrials:
         return cls(config.trial_concurrency, trial_resources(config.trial_gpu_number, config.max_trial_number_per_gpu),
                    config.ray_address)
 
-    def __enter__(self) -> "RayTrials":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-
     def free(self) -> int:
         """How many trials :meth:`submit` accepts now."""
         return max(0, self.max_workers - len(self._running))
 
-    def running(self) -> list[int]:
-        """Ids of the trials submitted and not yet collected."""
-        return list(self._running)
-
     def submit(self, trial_id: int, fn: Callable[..., Any], args: tuple = (), timeout: float | None = None) -> None:
         """Run ``fn(*args)`` as trial ``trial_id`` in a Ray task; as ``TrialProcesses.submit``."""
-        if self._closed:
-            raise RuntimeError("the engine is shut down")
-        if trial_id in self._running:
-            raise ValueError(f"trial {trial_id} is already running")
-        if self.free() < 1:
-            raise RuntimeError("trial_concurrency tasks are in flight; poll() until one ends, or check free() first")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}")
+        timeout = self._check_submit(trial_id, timeout)
         from ray import cloudpickle
 
         try:
@@ -192,24 +175,10 @@ class RayTrials:
             raise TypeError(f"trial {trial_id}: the trial function and its arguments cannot be sent to a Ray "
                             f"worker: {type(e).__name__}: {e}") from e
         ref = self._remote.remote(payload, trial_id, self._sink, self._cpu_only)
-        self._running[trial_id] = _Task(trial_id, ref, time.time(), None if timeout is None else float(timeout))
+        self._running[trial_id] = _Task(trial_id, ref, time.time(), timeout)
 
-    def poll(self, timeout: float | None = 0.1) -> list[Outcome]:
-        """Outcomes of the trials that ended since the last call; waits up to ``timeout``
-        seconds (None: without limit) for one, and returns at once when nothing runs."""
-        end = math.inf if timeout is None else time.monotonic() + timeout
-        while True:
-            self._pump(max(0.0, min(end - time.monotonic(), 0.5)))
-            if self._done or not self._running or time.monotonic() >= end:
-                break
-        done, self._done = self._done, []
-        return done
-
-    def intermediate(self) -> list[tuple[int, float, float]]:
-        """``(trial_id, value, unix time)`` reported since the last call, in order."""
+    def _collect(self) -> None:
         self._drain()
-        metrics, self._metrics = self._metrics, []
-        return metrics
 
     def kill(self, trial_id: int, status: str = USER_CANCELED) -> bool:
         """Cancel a trial's task (its worker process is killed); False when it is not running."""

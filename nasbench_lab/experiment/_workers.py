@@ -192,7 +192,82 @@ def _stop_all(running: dict[int, _Trial], grace: float) -> None:
     running.clear()
 
 
-class TrialProcesses:
+class TrialEngine:
+    """What the live loop of an Experiment drives: ``free``, ``submit``, ``poll``,
+    ``intermediate``, ``kill``, ``shutdown``, ``running`` and ``with``.
+
+    Subclasses (:class:`TrialProcesses`, ``_ray.RayTrials``) keep ``max_workers``, the
+    running trials in ``_running``, finished outcomes in ``_done`` and intermediate values in
+    ``_metrics``, and implement ``_pump(timeout)`` (wait up to ``timeout`` seconds for news),
+    ``_collect()`` (gather intermediate values without waiting), ``free``, ``submit``,
+    ``kill`` and ``shutdown``.
+    """
+
+    #: the longest single wait of :meth:`poll` (seconds)
+    pump_slice = math.inf
+    max_workers: int
+    _running: dict
+    _done: list
+    _metrics: list
+    _closed: bool
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+    def running(self) -> list[int]:
+        """Ids of the trials submitted and not yet collected."""
+        return list(self._running)
+
+    def _check_submit(self, trial_id: int, timeout: float | None) -> float | None:
+        """The checks every ``submit`` makes; the timeout as float seconds (or None)."""
+        if self._closed:
+            raise RuntimeError("the trial engine is shut down")
+        if trial_id in self._running:
+            raise ValueError(f"trial {trial_id} is already running")
+        if self.free() < 1:
+            raise RuntimeError("no free worker or GPU slot; poll() until a trial ends, or check free() first")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}")
+        return None if timeout is None else float(timeout)
+
+    def poll(self, timeout: float | None = 0.1) -> list[Outcome]:
+        """Outcomes of the trials that ended since the last call, in the order they ended.
+
+        Waits up to ``timeout`` seconds (None: without limit) for at least one, and
+        returns at once when nothing runs. A trial's intermediate values are all
+        collected before its outcome, so call :meth:`intermediate` after this to get them.
+        """
+        end = math.inf if timeout is None else time.monotonic() + timeout
+        while True:
+            self._pump(max(0.0, min(end - time.monotonic(), self.pump_slice)))
+            if self._done or not self._running or time.monotonic() >= end:
+                break
+        done, self._done = self._done, []
+        return done
+
+    def intermediate(self) -> list[tuple[int, float, float]]:
+        """``(trial_id, value, unix time)`` reported by the trials since the last call, in order."""
+        self._collect()
+        metrics, self._metrics = self._metrics, []
+        return metrics
+
+    def free(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def shutdown(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _pump(self, timeout: float) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _collect(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TrialProcesses(TrialEngine):
     """Run trials concurrently, one process each, on at most ``max_workers`` processes.
 
     ``placements`` (from :func:`gpu_slots`; default ``[()]``, CPU only) are the GPU slots:
@@ -224,22 +299,12 @@ class TrialProcesses:
         self._closed = False
         self._finalizer = weakref.finalize(self, _stop_all, self._running, self.grace)
 
-    def __enter__(self) -> TrialProcesses:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-
     def free(self) -> int:
         """How many trials :meth:`submit` accepts now: free workers, capped by free GPU slots."""
         workers = self.max_workers - len(self._running)
         if self._cpu:
             return workers
         return min(workers, len(self.placements) - len(self._running))
-
-    def running(self) -> list[int]:
-        """Ids of the trials whose processes run (or ended unnoticed since the last poll)."""
-        return list(self._running)
 
     def submit(self, trial_id: int, fn: Callable[..., Any], args: tuple = (), timeout: float | None = None) -> None:
         """Start ``fn(*args)`` as trial ``trial_id`` in a new process on a free placement.
@@ -249,15 +314,7 @@ class TrialProcesses:
         Raises RuntimeError when :meth:`free` is 0 or the pool is shut down, ValueError
         for an id that is already running.
         """
-        if self._closed:
-            raise RuntimeError("the pool is shut down")
-        if trial_id in self._running:
-            raise ValueError(f"trial {trial_id} is already running")
-        if self.free() < 1:
-            raise RuntimeError("no free worker or GPU slot; poll() until a trial ends, or check free() first")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}")
-        timeout = None if timeout is None else float(timeout)
+        timeout = self._check_submit(trial_id, timeout)
         try:
             payload = pickle.dumps((fn, tuple(args)))
         except Exception as e:
@@ -288,26 +345,8 @@ class TrialProcesses:
         free = [s for s in range(len(self.placements)) if s not in busy]
         return min(free, key=lambda s: (sum(load.get(g, 0) for g in self.placements[s]), s))
 
-    def poll(self, timeout: float | None = 0.1) -> list[Outcome]:
-        """Outcomes of the trials that ended since the last call, in the order they ended.
-
-        Waits up to ``timeout`` seconds (None: without limit) for at least one, and
-        returns at once when nothing runs. A trial's intermediate values are all
-        collected before its outcome, so call :meth:`intermediate` after this to get them.
-        """
-        end = math.inf if timeout is None else time.monotonic() + timeout
-        while True:
-            self._pump(end - time.monotonic())
-            if self._done or not self._running or time.monotonic() >= end:
-                break
-        done, self._done = self._done, []
-        return done
-
-    def intermediate(self) -> list[tuple[int, float, float]]:
-        """``(trial_id, value, unix time)`` reported by the trials since the last call, in order."""
+    def _collect(self) -> None:
         self._pump(0.0)
-        metrics, self._metrics = self._metrics, []
-        return metrics
 
     def kill(self, trial_id: int, status: str = USER_CANCELED) -> bool:
         """Stop a running trial; the next :meth:`poll` returns its outcome with ``status``.

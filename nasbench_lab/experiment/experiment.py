@@ -821,9 +821,11 @@ class Experiment:
         """Open an experiment to read it (trials, metrics, widget) without running it. With
         ``port``, serve its portal read-only (every change refused) on ``host`` until
         ``exp.stop()``; ``non_blocking=False`` serves until Ctrl-C."""
-        from .portal.server import bind
+        sock = None
+        if port is not None:
+            from .portal.server import bind
 
-        sock = bind(port, host) if port is not None else None
+            sock = bind(port, host)
         try:
             exp = cls._open(experiment_id)
         except BaseException:

@@ -134,6 +134,16 @@ class SearchSpace(abc.ABC):
         table = build_table(self, own, archs.__getitem__, progress=bool(options.get("progress", False)))
         return table if keys is None else table.reordered(own, keys)
 
+    #: matplotlib axes one drawing of an architecture takes (DARTS: normal and reduction cell)
+    draw_panels = 1
+
+    def draw_on(self, arch: Any, axes: Sequence) -> None:
+        """Draw ``arch`` on ``draw_panels`` given matplotlib axes (the space's ``draw``)."""
+        draw = getattr(self, "draw", None)
+        if draw is None:
+            raise NotImplementedError(f"the {self.name} space cannot draw its architectures")
+        draw(arch, ax=axes[0])
+
     def encode_batch(self, archs: Sequence[Any]) -> np.ndarray:
         """Stack ``encode`` over many architectures: shape (len(archs), encoding_size)."""
         out = np.zeros((len(archs), self.encoding_size), dtype=np.float32)

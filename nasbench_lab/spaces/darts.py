@@ -537,6 +537,11 @@ class DartsSpace(SearchSpace):
     def from_config_dict(self, config: dict) -> Genotype:
         return Genotype.from_config_dict(config)
 
+    draw_panels = 2
+
+    def draw_on(self, arch: Any, axes) -> None:
+        self.draw(arch, axes=axes)
+
     def draw(self, arch: Any, axes=None):
         """Draw both cells (ops-on-nodes) on two matplotlib axes; returns the axes."""
         import matplotlib.pyplot as plt

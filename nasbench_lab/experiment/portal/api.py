@@ -31,7 +31,6 @@ Served on loopback, requests naming another ``Host`` are refused (403).
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import io
 import json
 import math
@@ -354,13 +353,10 @@ class PortalData:
         from matplotlib.figure import Figure
 
         with _DRAW_LOCK:
-            params = inspect.signature(space.draw).parameters
-            if "axes" in params:
-                fig = Figure(figsize=(11, 3.2))
-                space.draw(arch, axes=fig.subplots(1, 2))
-            else:
-                fig = Figure(figsize=(6, 3))
-                space.draw(arch, ax=fig.subplots())
+            panels = int(getattr(space, "draw_panels", 1))
+            fig = Figure(figsize=(5.5 * panels, 3.2 if panels > 1 else 3))
+            axes = fig.subplots(1, panels, squeeze=False)[0]
+            space.draw_on(arch, list(axes))
             buf = io.BytesIO()
             fig.savefig(buf, format="svg", bbox_inches="tight")
         svg = buf.getvalue()
