@@ -115,6 +115,8 @@ def _as_rows(matrix) -> list:
 
 
 _BITS = [1 << j for j in range(64)]
+#: per row i, the bits of columns 0..i (the diagonal and the lower triangle)
+_DIAG_AND_BELOW = [(2 << i) - 1 for i in range(64)]
 _LOWER_INDEX: dict = {}
 
 
@@ -144,12 +146,12 @@ def parse(matrix, ops) -> tuple[int, tuple, tuple]:
             reason = _entry_reason(x, k // n, k % n)
             if reason:
                 raise InvalidArchitecture(reason)
-    if any(map(flat.__getitem__, _lower_index(n))):
+    bits = _BITS[:n]
+    rows = [sum(compress(bits, row)) for row in rows_in]  # entries are 0/1 here
+    if any(map(int.__and__, rows, _DIAG_AND_BELOW)):
         k = next(k for k in _lower_index(n) if flat[k])
         raise InvalidArchitecture(
             f"matrix must be strictly upper-triangular: entry ({k // n}, {k % n}) is set")
-    bits = _BITS[:n]
-    rows = [sum(compress(bits, flat[i * n:(i + 1) * n])) for i in range(n)]
     codes = parse_ops(ops, n)
     return prune(n, rows, codes)
 

@@ -20,18 +20,35 @@ from numba import njit
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).copy()
 _LABEL = (-1, 0, 1, 2, -2)
 #: md5 hex (as bytes) of str((out, in, label)) for out, in in 0..6 and op code 0..4
-_INIT = np.array([[c for c in hashlib.md5(str((o, i, _LABEL[k])).encode()).hexdigest().encode()]
-                  for o in range(7) for i in range(7) for k in range(5)], dtype=np.uint8)
+_INIT_DIGESTS = [hashlib.md5(str((o, i, _LABEL[k])).encode()).digest()
+                 for o in range(7) for i in range(7) for k in range(5)]
+_INIT = np.array([list(d.hex().encode()) for d in _INIT_DIGESTS], dtype=np.uint8)
+_SIGN = 1 << 63
+
+
+def _order_key(half: int) -> int:
+    """A big-endian 64-bit half of a digest as an int64 that sorts like the unsigned value
+    (the sign bit flipped): hex strings sort as their digests' bytes, so two such keys per
+    vertex order its hashes without comparing characters."""
+    return (half ^ _SIGN) - (1 << 64) if half < _SIGN else half ^ _SIGN
+
+
+#: the sort keys (two per row) of the rows of ``_INIT``
+_INIT_ORDER = np.array([[_order_key(int.from_bytes(d[:8], "big")), _order_key(int.from_bytes(d[8:], "big"))]
+                        for d in _INIT_DIGESTS], dtype=np.int64)
+_SIGN64 = np.int64(-(1 << 63))
 
 
 @njit(cache=True, nogil=True)
-def _md5(buf, length, w):
-    """md5 of ``buf[:length]`` (``buf`` has room for the padding): digest words (a, b, c, d).
+def _md5(buf, length):
+    """md5 of ``buf[:length]`` (``buf`` has room for the padding; its size is a multiple
+    of 4): digest words (a, b, c, d) as int64.
 
-    ``w`` is scratch for the message words (96 int64). The 64 steps are unrolled with
-    their constants (RFC 1321).
+    The message words are read in place (``buf.view(np.uint32)``, little-endian as md5
+    wants), the 64 steps are unrolled with their constants (RFC 1321), and every step is
+    cast back to uint32 so the compiler works on 32-bit words (numba widens uint32
+    arithmetic to 64 bits). F and G are written ``z ^ (x & (y ^ z))``.
     """
-    M = 0xFFFFFFFF
     buf[length] = 0x80
     total = ((length + 8) // 64 + 1) * 64
     for i in range(length + 1, total - 8):
@@ -39,157 +56,170 @@ def _md5(buf, length, w):
     bits = length * 8
     for i in range(8):
         buf[total - 8 + i] = (bits >> (8 * i)) & 0xFF
-    for j in range(total // 4):
-        p = 4 * j
-        w[j] = (np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
-                | (np.int64(buf[p + 3]) << 24))
-    a0 = 0x67452301
-    b0 = 0xEFCDAB89
-    c0 = 0x98BADCFE
-    d0 = 0x10325476
+    x = buf.view(np.uint32)  # message words, little-endian
+    a0 = np.uint32(0x67452301)
+    b0 = np.uint32(0xEFCDAB89)
+    c0 = np.uint32(0x98BADCFE)
+    d0 = np.uint32(0x10325476)
     for o in range(0, total // 4, 16):
         a = a0
         b = b0
         c = c0
         d = d0
-        t = (((b & c) | (~b & d)) + a + 0xd76aa478 + w[o + 0]) & M
-        a = (b + (((t << 7) | (t >> 25)) & M)) & M
-        t = (((a & b) | (~a & c)) + d + 0xe8c7b756 + w[o + 1]) & M
-        d = (a + (((t << 12) | (t >> 20)) & M)) & M
-        t = (((d & a) | (~d & b)) + c + 0x242070db + w[o + 2]) & M
-        c = (d + (((t << 17) | (t >> 15)) & M)) & M
-        t = (((c & d) | (~c & a)) + b + 0xc1bdceee + w[o + 3]) & M
-        b = (c + (((t << 22) | (t >> 10)) & M)) & M
-        t = (((b & c) | (~b & d)) + a + 0xf57c0faf + w[o + 4]) & M
-        a = (b + (((t << 7) | (t >> 25)) & M)) & M
-        t = (((a & b) | (~a & c)) + d + 0x4787c62a + w[o + 5]) & M
-        d = (a + (((t << 12) | (t >> 20)) & M)) & M
-        t = (((d & a) | (~d & b)) + c + 0xa8304613 + w[o + 6]) & M
-        c = (d + (((t << 17) | (t >> 15)) & M)) & M
-        t = (((c & d) | (~c & a)) + b + 0xfd469501 + w[o + 7]) & M
-        b = (c + (((t << 22) | (t >> 10)) & M)) & M
-        t = (((b & c) | (~b & d)) + a + 0x698098d8 + w[o + 8]) & M
-        a = (b + (((t << 7) | (t >> 25)) & M)) & M
-        t = (((a & b) | (~a & c)) + d + 0x8b44f7af + w[o + 9]) & M
-        d = (a + (((t << 12) | (t >> 20)) & M)) & M
-        t = (((d & a) | (~d & b)) + c + 0xffff5bb1 + w[o + 10]) & M
-        c = (d + (((t << 17) | (t >> 15)) & M)) & M
-        t = (((c & d) | (~c & a)) + b + 0x895cd7be + w[o + 11]) & M
-        b = (c + (((t << 22) | (t >> 10)) & M)) & M
-        t = (((b & c) | (~b & d)) + a + 0x6b901122 + w[o + 12]) & M
-        a = (b + (((t << 7) | (t >> 25)) & M)) & M
-        t = (((a & b) | (~a & c)) + d + 0xfd987193 + w[o + 13]) & M
-        d = (a + (((t << 12) | (t >> 20)) & M)) & M
-        t = (((d & a) | (~d & b)) + c + 0xa679438e + w[o + 14]) & M
-        c = (d + (((t << 17) | (t >> 15)) & M)) & M
-        t = (((c & d) | (~c & a)) + b + 0x49b40821 + w[o + 15]) & M
-        b = (c + (((t << 22) | (t >> 10)) & M)) & M
-        t = (((d & b) | (~d & c)) + a + 0xf61e2562 + w[o + 1]) & M
-        a = (b + (((t << 5) | (t >> 27)) & M)) & M
-        t = (((c & a) | (~c & b)) + d + 0xc040b340 + w[o + 6]) & M
-        d = (a + (((t << 9) | (t >> 23)) & M)) & M
-        t = (((b & d) | (~b & a)) + c + 0x265e5a51 + w[o + 11]) & M
-        c = (d + (((t << 14) | (t >> 18)) & M)) & M
-        t = (((a & c) | (~a & d)) + b + 0xe9b6c7aa + w[o + 0]) & M
-        b = (c + (((t << 20) | (t >> 12)) & M)) & M
-        t = (((d & b) | (~d & c)) + a + 0xd62f105d + w[o + 5]) & M
-        a = (b + (((t << 5) | (t >> 27)) & M)) & M
-        t = (((c & a) | (~c & b)) + d + 0x02441453 + w[o + 10]) & M
-        d = (a + (((t << 9) | (t >> 23)) & M)) & M
-        t = (((b & d) | (~b & a)) + c + 0xd8a1e681 + w[o + 15]) & M
-        c = (d + (((t << 14) | (t >> 18)) & M)) & M
-        t = (((a & c) | (~a & d)) + b + 0xe7d3fbc8 + w[o + 4]) & M
-        b = (c + (((t << 20) | (t >> 12)) & M)) & M
-        t = (((d & b) | (~d & c)) + a + 0x21e1cde6 + w[o + 9]) & M
-        a = (b + (((t << 5) | (t >> 27)) & M)) & M
-        t = (((c & a) | (~c & b)) + d + 0xc33707d6 + w[o + 14]) & M
-        d = (a + (((t << 9) | (t >> 23)) & M)) & M
-        t = (((b & d) | (~b & a)) + c + 0xf4d50d87 + w[o + 3]) & M
-        c = (d + (((t << 14) | (t >> 18)) & M)) & M
-        t = (((a & c) | (~a & d)) + b + 0x455a14ed + w[o + 8]) & M
-        b = (c + (((t << 20) | (t >> 12)) & M)) & M
-        t = (((d & b) | (~d & c)) + a + 0xa9e3e905 + w[o + 13]) & M
-        a = (b + (((t << 5) | (t >> 27)) & M)) & M
-        t = (((c & a) | (~c & b)) + d + 0xfcefa3f8 + w[o + 2]) & M
-        d = (a + (((t << 9) | (t >> 23)) & M)) & M
-        t = (((b & d) | (~b & a)) + c + 0x676f02d9 + w[o + 7]) & M
-        c = (d + (((t << 14) | (t >> 18)) & M)) & M
-        t = (((a & c) | (~a & d)) + b + 0x8d2a4c8a + w[o + 12]) & M
-        b = (c + (((t << 20) | (t >> 12)) & M)) & M
-        t = ((b ^ c ^ d) + a + 0xfffa3942 + w[o + 5]) & M
-        a = (b + (((t << 4) | (t >> 28)) & M)) & M
-        t = ((a ^ b ^ c) + d + 0x8771f681 + w[o + 8]) & M
-        d = (a + (((t << 11) | (t >> 21)) & M)) & M
-        t = ((d ^ a ^ b) + c + 0x6d9d6122 + w[o + 11]) & M
-        c = (d + (((t << 16) | (t >> 16)) & M)) & M
-        t = ((c ^ d ^ a) + b + 0xfde5380c + w[o + 14]) & M
-        b = (c + (((t << 23) | (t >> 9)) & M)) & M
-        t = ((b ^ c ^ d) + a + 0xa4beea44 + w[o + 1]) & M
-        a = (b + (((t << 4) | (t >> 28)) & M)) & M
-        t = ((a ^ b ^ c) + d + 0x4bdecfa9 + w[o + 4]) & M
-        d = (a + (((t << 11) | (t >> 21)) & M)) & M
-        t = ((d ^ a ^ b) + c + 0xf6bb4b60 + w[o + 7]) & M
-        c = (d + (((t << 16) | (t >> 16)) & M)) & M
-        t = ((c ^ d ^ a) + b + 0xbebfbc70 + w[o + 10]) & M
-        b = (c + (((t << 23) | (t >> 9)) & M)) & M
-        t = ((b ^ c ^ d) + a + 0x289b7ec6 + w[o + 13]) & M
-        a = (b + (((t << 4) | (t >> 28)) & M)) & M
-        t = ((a ^ b ^ c) + d + 0xeaa127fa + w[o + 0]) & M
-        d = (a + (((t << 11) | (t >> 21)) & M)) & M
-        t = ((d ^ a ^ b) + c + 0xd4ef3085 + w[o + 3]) & M
-        c = (d + (((t << 16) | (t >> 16)) & M)) & M
-        t = ((c ^ d ^ a) + b + 0x04881d05 + w[o + 6]) & M
-        b = (c + (((t << 23) | (t >> 9)) & M)) & M
-        t = ((b ^ c ^ d) + a + 0xd9d4d039 + w[o + 9]) & M
-        a = (b + (((t << 4) | (t >> 28)) & M)) & M
-        t = ((a ^ b ^ c) + d + 0xe6db99e5 + w[o + 12]) & M
-        d = (a + (((t << 11) | (t >> 21)) & M)) & M
-        t = ((d ^ a ^ b) + c + 0x1fa27cf8 + w[o + 15]) & M
-        c = (d + (((t << 16) | (t >> 16)) & M)) & M
-        t = ((c ^ d ^ a) + b + 0xc4ac5665 + w[o + 2]) & M
-        b = (c + (((t << 23) | (t >> 9)) & M)) & M
-        t = ((c ^ (b | (~d & M))) + a + 0xf4292244 + w[o + 0]) & M
-        a = (b + (((t << 6) | (t >> 26)) & M)) & M
-        t = ((b ^ (a | (~c & M))) + d + 0x432aff97 + w[o + 7]) & M
-        d = (a + (((t << 10) | (t >> 22)) & M)) & M
-        t = ((a ^ (d | (~b & M))) + c + 0xab9423a7 + w[o + 14]) & M
-        c = (d + (((t << 15) | (t >> 17)) & M)) & M
-        t = ((d ^ (c | (~a & M))) + b + 0xfc93a039 + w[o + 5]) & M
-        b = (c + (((t << 21) | (t >> 11)) & M)) & M
-        t = ((c ^ (b | (~d & M))) + a + 0x655b59c3 + w[o + 12]) & M
-        a = (b + (((t << 6) | (t >> 26)) & M)) & M
-        t = ((b ^ (a | (~c & M))) + d + 0x8f0ccc92 + w[o + 3]) & M
-        d = (a + (((t << 10) | (t >> 22)) & M)) & M
-        t = ((a ^ (d | (~b & M))) + c + 0xffeff47d + w[o + 10]) & M
-        c = (d + (((t << 15) | (t >> 17)) & M)) & M
-        t = ((d ^ (c | (~a & M))) + b + 0x85845dd1 + w[o + 1]) & M
-        b = (c + (((t << 21) | (t >> 11)) & M)) & M
-        t = ((c ^ (b | (~d & M))) + a + 0x6fa87e4f + w[o + 8]) & M
-        a = (b + (((t << 6) | (t >> 26)) & M)) & M
-        t = ((b ^ (a | (~c & M))) + d + 0xfe2ce6e0 + w[o + 15]) & M
-        d = (a + (((t << 10) | (t >> 22)) & M)) & M
-        t = ((a ^ (d | (~b & M))) + c + 0xa3014314 + w[o + 6]) & M
-        c = (d + (((t << 15) | (t >> 17)) & M)) & M
-        t = ((d ^ (c | (~a & M))) + b + 0x4e0811a1 + w[o + 13]) & M
-        b = (c + (((t << 21) | (t >> 11)) & M)) & M
-        t = ((c ^ (b | (~d & M))) + a + 0xf7537e82 + w[o + 4]) & M
-        a = (b + (((t << 6) | (t >> 26)) & M)) & M
-        t = ((b ^ (a | (~c & M))) + d + 0xbd3af235 + w[o + 11]) & M
-        d = (a + (((t << 10) | (t >> 22)) & M)) & M
-        t = ((a ^ (d | (~b & M))) + c + 0x2ad7d2bb + w[o + 2]) & M
-        c = (d + (((t << 15) | (t >> 17)) & M)) & M
-        t = ((d ^ (c | (~a & M))) + b + 0xeb86d391 + w[o + 9]) & M
-        b = (c + (((t << 21) | (t >> 11)) & M)) & M
-        a0 = (a0 + a) & M
-        b0 = (b0 + b) & M
-        c0 = (c0 + c) & M
-        d0 = (d0 + d) & M
-    return a0, b0, c0, d0
+        t = np.uint32(((d ^ (b & (c ^ d))) + a + np.uint32(0xd76aa478) + x[o + 0]))
+        a = np.uint32(b + np.uint32(((t << 7) | (t >> 25))))
+        t = np.uint32(((c ^ (a & (b ^ c))) + d + np.uint32(0xe8c7b756) + x[o + 1]))
+        d = np.uint32(a + np.uint32(((t << 12) | (t >> 20))))
+        t = np.uint32(((b ^ (d & (a ^ b))) + c + np.uint32(0x242070db) + x[o + 2]))
+        c = np.uint32(d + np.uint32(((t << 17) | (t >> 15))))
+        t = np.uint32(((a ^ (c & (d ^ a))) + b + np.uint32(0xc1bdceee) + x[o + 3]))
+        b = np.uint32(c + np.uint32(((t << 22) | (t >> 10))))
+        t = np.uint32(((d ^ (b & (c ^ d))) + a + np.uint32(0xf57c0faf) + x[o + 4]))
+        a = np.uint32(b + np.uint32(((t << 7) | (t >> 25))))
+        t = np.uint32(((c ^ (a & (b ^ c))) + d + np.uint32(0x4787c62a) + x[o + 5]))
+        d = np.uint32(a + np.uint32(((t << 12) | (t >> 20))))
+        t = np.uint32(((b ^ (d & (a ^ b))) + c + np.uint32(0xa8304613) + x[o + 6]))
+        c = np.uint32(d + np.uint32(((t << 17) | (t >> 15))))
+        t = np.uint32(((a ^ (c & (d ^ a))) + b + np.uint32(0xfd469501) + x[o + 7]))
+        b = np.uint32(c + np.uint32(((t << 22) | (t >> 10))))
+        t = np.uint32(((d ^ (b & (c ^ d))) + a + np.uint32(0x698098d8) + x[o + 8]))
+        a = np.uint32(b + np.uint32(((t << 7) | (t >> 25))))
+        t = np.uint32(((c ^ (a & (b ^ c))) + d + np.uint32(0x8b44f7af) + x[o + 9]))
+        d = np.uint32(a + np.uint32(((t << 12) | (t >> 20))))
+        t = np.uint32(((b ^ (d & (a ^ b))) + c + np.uint32(0xffff5bb1) + x[o + 10]))
+        c = np.uint32(d + np.uint32(((t << 17) | (t >> 15))))
+        t = np.uint32(((a ^ (c & (d ^ a))) + b + np.uint32(0x895cd7be) + x[o + 11]))
+        b = np.uint32(c + np.uint32(((t << 22) | (t >> 10))))
+        t = np.uint32(((d ^ (b & (c ^ d))) + a + np.uint32(0x6b901122) + x[o + 12]))
+        a = np.uint32(b + np.uint32(((t << 7) | (t >> 25))))
+        t = np.uint32(((c ^ (a & (b ^ c))) + d + np.uint32(0xfd987193) + x[o + 13]))
+        d = np.uint32(a + np.uint32(((t << 12) | (t >> 20))))
+        t = np.uint32(((b ^ (d & (a ^ b))) + c + np.uint32(0xa679438e) + x[o + 14]))
+        c = np.uint32(d + np.uint32(((t << 17) | (t >> 15))))
+        t = np.uint32(((a ^ (c & (d ^ a))) + b + np.uint32(0x49b40821) + x[o + 15]))
+        b = np.uint32(c + np.uint32(((t << 22) | (t >> 10))))
+        t = np.uint32(((c ^ (d & (b ^ c))) + a + np.uint32(0xf61e2562) + x[o + 1]))
+        a = np.uint32(b + np.uint32(((t << 5) | (t >> 27))))
+        t = np.uint32(((b ^ (c & (a ^ b))) + d + np.uint32(0xc040b340) + x[o + 6]))
+        d = np.uint32(a + np.uint32(((t << 9) | (t >> 23))))
+        t = np.uint32(((a ^ (b & (d ^ a))) + c + np.uint32(0x265e5a51) + x[o + 11]))
+        c = np.uint32(d + np.uint32(((t << 14) | (t >> 18))))
+        t = np.uint32(((d ^ (a & (c ^ d))) + b + np.uint32(0xe9b6c7aa) + x[o + 0]))
+        b = np.uint32(c + np.uint32(((t << 20) | (t >> 12))))
+        t = np.uint32(((c ^ (d & (b ^ c))) + a + np.uint32(0xd62f105d) + x[o + 5]))
+        a = np.uint32(b + np.uint32(((t << 5) | (t >> 27))))
+        t = np.uint32(((b ^ (c & (a ^ b))) + d + np.uint32(0x02441453) + x[o + 10]))
+        d = np.uint32(a + np.uint32(((t << 9) | (t >> 23))))
+        t = np.uint32(((a ^ (b & (d ^ a))) + c + np.uint32(0xd8a1e681) + x[o + 15]))
+        c = np.uint32(d + np.uint32(((t << 14) | (t >> 18))))
+        t = np.uint32(((d ^ (a & (c ^ d))) + b + np.uint32(0xe7d3fbc8) + x[o + 4]))
+        b = np.uint32(c + np.uint32(((t << 20) | (t >> 12))))
+        t = np.uint32(((c ^ (d & (b ^ c))) + a + np.uint32(0x21e1cde6) + x[o + 9]))
+        a = np.uint32(b + np.uint32(((t << 5) | (t >> 27))))
+        t = np.uint32(((b ^ (c & (a ^ b))) + d + np.uint32(0xc33707d6) + x[o + 14]))
+        d = np.uint32(a + np.uint32(((t << 9) | (t >> 23))))
+        t = np.uint32(((a ^ (b & (d ^ a))) + c + np.uint32(0xf4d50d87) + x[o + 3]))
+        c = np.uint32(d + np.uint32(((t << 14) | (t >> 18))))
+        t = np.uint32(((d ^ (a & (c ^ d))) + b + np.uint32(0x455a14ed) + x[o + 8]))
+        b = np.uint32(c + np.uint32(((t << 20) | (t >> 12))))
+        t = np.uint32(((c ^ (d & (b ^ c))) + a + np.uint32(0xa9e3e905) + x[o + 13]))
+        a = np.uint32(b + np.uint32(((t << 5) | (t >> 27))))
+        t = np.uint32(((b ^ (c & (a ^ b))) + d + np.uint32(0xfcefa3f8) + x[o + 2]))
+        d = np.uint32(a + np.uint32(((t << 9) | (t >> 23))))
+        t = np.uint32(((a ^ (b & (d ^ a))) + c + np.uint32(0x676f02d9) + x[o + 7]))
+        c = np.uint32(d + np.uint32(((t << 14) | (t >> 18))))
+        t = np.uint32(((d ^ (a & (c ^ d))) + b + np.uint32(0x8d2a4c8a) + x[o + 12]))
+        b = np.uint32(c + np.uint32(((t << 20) | (t >> 12))))
+        t = np.uint32(((b ^ c ^ d) + a + np.uint32(0xfffa3942) + x[o + 5]))
+        a = np.uint32(b + np.uint32(((t << 4) | (t >> 28))))
+        t = np.uint32(((a ^ b ^ c) + d + np.uint32(0x8771f681) + x[o + 8]))
+        d = np.uint32(a + np.uint32(((t << 11) | (t >> 21))))
+        t = np.uint32(((d ^ a ^ b) + c + np.uint32(0x6d9d6122) + x[o + 11]))
+        c = np.uint32(d + np.uint32(((t << 16) | (t >> 16))))
+        t = np.uint32(((c ^ d ^ a) + b + np.uint32(0xfde5380c) + x[o + 14]))
+        b = np.uint32(c + np.uint32(((t << 23) | (t >> 9))))
+        t = np.uint32(((b ^ c ^ d) + a + np.uint32(0xa4beea44) + x[o + 1]))
+        a = np.uint32(b + np.uint32(((t << 4) | (t >> 28))))
+        t = np.uint32(((a ^ b ^ c) + d + np.uint32(0x4bdecfa9) + x[o + 4]))
+        d = np.uint32(a + np.uint32(((t << 11) | (t >> 21))))
+        t = np.uint32(((d ^ a ^ b) + c + np.uint32(0xf6bb4b60) + x[o + 7]))
+        c = np.uint32(d + np.uint32(((t << 16) | (t >> 16))))
+        t = np.uint32(((c ^ d ^ a) + b + np.uint32(0xbebfbc70) + x[o + 10]))
+        b = np.uint32(c + np.uint32(((t << 23) | (t >> 9))))
+        t = np.uint32(((b ^ c ^ d) + a + np.uint32(0x289b7ec6) + x[o + 13]))
+        a = np.uint32(b + np.uint32(((t << 4) | (t >> 28))))
+        t = np.uint32(((a ^ b ^ c) + d + np.uint32(0xeaa127fa) + x[o + 0]))
+        d = np.uint32(a + np.uint32(((t << 11) | (t >> 21))))
+        t = np.uint32(((d ^ a ^ b) + c + np.uint32(0xd4ef3085) + x[o + 3]))
+        c = np.uint32(d + np.uint32(((t << 16) | (t >> 16))))
+        t = np.uint32(((c ^ d ^ a) + b + np.uint32(0x04881d05) + x[o + 6]))
+        b = np.uint32(c + np.uint32(((t << 23) | (t >> 9))))
+        t = np.uint32(((b ^ c ^ d) + a + np.uint32(0xd9d4d039) + x[o + 9]))
+        a = np.uint32(b + np.uint32(((t << 4) | (t >> 28))))
+        t = np.uint32(((a ^ b ^ c) + d + np.uint32(0xe6db99e5) + x[o + 12]))
+        d = np.uint32(a + np.uint32(((t << 11) | (t >> 21))))
+        t = np.uint32(((d ^ a ^ b) + c + np.uint32(0x1fa27cf8) + x[o + 15]))
+        c = np.uint32(d + np.uint32(((t << 16) | (t >> 16))))
+        t = np.uint32(((c ^ d ^ a) + b + np.uint32(0xc4ac5665) + x[o + 2]))
+        b = np.uint32(c + np.uint32(((t << 23) | (t >> 9))))
+        t = np.uint32(((c ^ (b | np.uint32(~d))) + a + np.uint32(0xf4292244) + x[o + 0]))
+        a = np.uint32(b + np.uint32(((t << 6) | (t >> 26))))
+        t = np.uint32(((b ^ (a | np.uint32(~c))) + d + np.uint32(0x432aff97) + x[o + 7]))
+        d = np.uint32(a + np.uint32(((t << 10) | (t >> 22))))
+        t = np.uint32(((a ^ (d | np.uint32(~b))) + c + np.uint32(0xab9423a7) + x[o + 14]))
+        c = np.uint32(d + np.uint32(((t << 15) | (t >> 17))))
+        t = np.uint32(((d ^ (c | np.uint32(~a))) + b + np.uint32(0xfc93a039) + x[o + 5]))
+        b = np.uint32(c + np.uint32(((t << 21) | (t >> 11))))
+        t = np.uint32(((c ^ (b | np.uint32(~d))) + a + np.uint32(0x655b59c3) + x[o + 12]))
+        a = np.uint32(b + np.uint32(((t << 6) | (t >> 26))))
+        t = np.uint32(((b ^ (a | np.uint32(~c))) + d + np.uint32(0x8f0ccc92) + x[o + 3]))
+        d = np.uint32(a + np.uint32(((t << 10) | (t >> 22))))
+        t = np.uint32(((a ^ (d | np.uint32(~b))) + c + np.uint32(0xffeff47d) + x[o + 10]))
+        c = np.uint32(d + np.uint32(((t << 15) | (t >> 17))))
+        t = np.uint32(((d ^ (c | np.uint32(~a))) + b + np.uint32(0x85845dd1) + x[o + 1]))
+        b = np.uint32(c + np.uint32(((t << 21) | (t >> 11))))
+        t = np.uint32(((c ^ (b | np.uint32(~d))) + a + np.uint32(0x6fa87e4f) + x[o + 8]))
+        a = np.uint32(b + np.uint32(((t << 6) | (t >> 26))))
+        t = np.uint32(((b ^ (a | np.uint32(~c))) + d + np.uint32(0xfe2ce6e0) + x[o + 15]))
+        d = np.uint32(a + np.uint32(((t << 10) | (t >> 22))))
+        t = np.uint32(((a ^ (d | np.uint32(~b))) + c + np.uint32(0xa3014314) + x[o + 6]))
+        c = np.uint32(d + np.uint32(((t << 15) | (t >> 17))))
+        t = np.uint32(((d ^ (c | np.uint32(~a))) + b + np.uint32(0x4e0811a1) + x[o + 13]))
+        b = np.uint32(c + np.uint32(((t << 21) | (t >> 11))))
+        t = np.uint32(((c ^ (b | np.uint32(~d))) + a + np.uint32(0xf7537e82) + x[o + 4]))
+        a = np.uint32(b + np.uint32(((t << 6) | (t >> 26))))
+        t = np.uint32(((b ^ (a | np.uint32(~c))) + d + np.uint32(0xbd3af235) + x[o + 11]))
+        d = np.uint32(a + np.uint32(((t << 10) | (t >> 22))))
+        t = np.uint32(((a ^ (d | np.uint32(~b))) + c + np.uint32(0x2ad7d2bb) + x[o + 2]))
+        c = np.uint32(d + np.uint32(((t << 15) | (t >> 17))))
+        t = np.uint32(((d ^ (c | np.uint32(~a))) + b + np.uint32(0xeb86d391) + x[o + 9]))
+        b = np.uint32(c + np.uint32(((t << 21) | (t >> 11))))
+        a0 = np.uint32(a0 + a)
+        b0 = np.uint32(b0 + b)
+        c0 = np.uint32(c0 + c)
+        d0 = np.uint32(d0 + d)
+    return np.int64(a0), np.int64(b0), np.int64(c0), np.int64(d0)
 
 
-@njit(cache=True, nogil=True)
-def _hex_into(a, b, c, d, out, row):
-    """Write the 32 hex characters of digest words (a, b, c, d) into ``out[row]``."""
+
+@njit(cache=True, nogil=True, inline="always")
+def _halves(a, b, c, d):
+    """Digest words (little-endian bytes) -> the digest's two big-endian 64-bit halves."""
+    hi = 0
+    for w in (a, b):
+        for byte in range(4):
+            hi = (hi << 8) | ((w >> (8 * byte)) & 0xFF)
+    lo = 0
+    for w in (c, d):
+        for byte in range(4):
+            lo = (lo << 8) | ((w >> (8 * byte)) & 0xFF)
+    return hi, lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hex_into(a, b, c, d, out, order, row):
+    """Write the 32 hex characters of digest words (a, b, c, d) into ``out[row]`` and their
+    sort keys (the big-endian halves, sign bit flipped) into ``order[row]``."""
     k = 0
     for w in (a, b, c, d):
         for byte in range(4):
@@ -197,31 +227,28 @@ def _hex_into(a, b, c, d, out, row):
             out[row, k] = _HEX[x >> 4]
             out[row, k + 1] = _HEX[x & 15]
             k += 2
+    hi, lo = _halves(a, b, c, d)
+    order[row, 0] = hi ^ _SIGN64
+    order[row, 1] = lo ^ _SIGN64
 
 
-@njit(cache=True, nogil=True)
-def _less(h, x, y):
-    """Row x of h sorts before row y (lexicographic over 32 bytes)."""
-    for k in range(32):
-        if h[x, k] != h[y, k]:
-            return h[x, k] < h[y, k]
-    return False
-
-
-@njit(cache=True, nogil=True)
-def _sort_rows(h, idx, m):
-    """Insertion sort of ``idx[:m]`` by the hex rows of ``h``."""
+@njit(cache=True, nogil=True, inline="always")
+def _sort_rows(order, idx, m):
+    """Insertion sort of ``idx[:m]`` by their hashes (the sort keys ``order``: the same order
+    as the hex strings)."""
     for i in range(1, m):
         t = idx[i]
+        t0 = order[t, 0]
+        t1 = order[t, 1]
         j = i - 1
-        while j >= 0 and _less(h, t, idx[j]):
+        while j >= 0 and (t0 < order[idx[j], 0] or (t0 == order[idx[j], 0] and t1 < order[idx[j], 1])):
             idx[j + 1] = idx[j]
             j -= 1
         idx[j + 1] = t
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _init_rows(n, adj, codes, init, h):
+def _init_rows(n, adj, codes, init, init_order, h, order):
     """Initial vertex hashes: row ``(out-degree, in-degree, op code)`` of ``init`` per vertex."""
     indeg = np.zeros(7, np.int64)
     outdeg = np.zeros(7, np.int64)
@@ -235,58 +262,64 @@ def _init_rows(n, adj, codes, init, h):
         r = (outdeg[v] * 7 + indeg[v]) * 5 + code
         for k in range(32):
             h[v, k] = init[r, k]
+        order[v, 0] = init_order[r, 0]
+        order[v, 1] = init_order[r, 1]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _message(n, adj, v, h, idx, buf):
+def _append_sorted(h, order, idx, m, buf, p):
+    """Append the hash rows ``idx[:m]`` of ``h`` to ``buf`` at ``p`` in sorted order, then a
+    '|'; returns the new length."""
+    _sort_rows(order, idx, m)
+    for t in range(m):
+        r = idx[t]
+        for k in range(32):
+            buf[p + k] = h[r, k]
+        p += 32
+    buf[p] = 124  # '|'
+    return p + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _message(n, adj, v, h, order, idx, buf):
     """Write vertex v's refinement input into ``buf``: sorted in-neighbour hashes, '|',
     sorted out-neighbour hashes, '|', its own hash; returns the length."""
-    p = 0
     m = 0
     for w in range(v):
         if (adj >> (7 * w + v)) & 1:
             idx[m] = w
             m += 1
-    _sort_rows(h, idx, m)
-    for t in range(m):
-        for k in range(32):
-            buf[p] = h[idx[t], k]
-            p += 1
-    buf[p] = 124  # '|'
-    p += 1
+    p = _append_sorted(h, order, idx, m, buf, 0)
     m = 0
     for w in range(v + 1, n):
         if (adj >> (7 * v + w)) & 1:
             idx[m] = w
             m += 1
-    _sort_rows(h, idx, m)
-    for t in range(m):
-        for k in range(32):
-            buf[p] = h[idx[t], k]
-            p += 1
-    buf[p] = 124
-    p += 1
+    p = _append_sorted(h, order, idx, m, buf, p)
     for k in range(32):
-        buf[p] = h[v, k]
-        p += 1
-    return p
+        buf[p + k] = h[v, k]
+    return p + 32
 
 
 @njit(cache=True, nogil=True)
-def _key(n, adj, codes, h, new, buf, words, idx):
-    _init_rows(n, adj, codes, _INIT, h)
+def _key(n, adj, codes, h, new, order, new_order, buf, idx):
+    """The md5 module hash of one pruned cell. Scratch: ``h``/``new`` (7, 32) uint8 hex rows,
+    ``order``/``new_order`` (7, 2) int64 their sort keys, ``buf`` (384,) uint8, ``idx`` (7,)."""
+    _init_rows(n, adj, codes, _INIT, _INIT_ORDER, h, order)
     for _ in range(n):
         for v in range(n):
-            p = _message(n, adj, v, h, idx, buf)
-            a, b, c, d = _md5(buf, p, words)
-            _hex_into(a, b, c, d, new, v)
+            p = _message(n, adj, v, h, order, idx, buf)
+            a, b, c, d = _md5(buf, p)
+            _hex_into(a, b, c, d, new, new_order, v)
         for v in range(n):
             for k in range(32):
                 h[v, k] = new[v, k]
+            order[v, 0] = new_order[v, 0]
+            order[v, 1] = new_order[v, 1]
     # fingerprint: md5 of str(sorted(hashes)) = "['h0', 'h1', ...]"
     for v in range(n):
         idx[v] = v
-    _sort_rows(h, idx, n)
+    _sort_rows(order, idx, n)
     p = 0
     buf[p] = 91  # '['
     p += 1
@@ -304,17 +337,8 @@ def _key(n, adj, codes, h, new, buf, words, idx):
         p += 1
     buf[p] = 93  # ']'
     p += 1
-    a, b, c, d = _md5(buf, p, words)
-    # digest bytes are the words little-endian; fold them into two big-endian halves
-    hi = 0
-    for w in (a, b):
-        for byte in range(4):
-            hi = (hi << 8) | ((w >> (8 * byte)) & 0xFF)
-    lo = 0
-    for w in (c, d):
-        for byte in range(4):
-            lo = (lo << 8) | ((w >> (8 * byte)) & 0xFF)
-    return hi, lo
+    a, b, c, d = _md5(buf, p)
+    return _halves(a, b, c, d)
 
 
 @njit(cache=True, nogil=True)
@@ -323,9 +347,10 @@ def key_halves(n, adj, codes):
     h = np.empty((7, 32), np.uint8)
     new = np.empty((7, 32), np.uint8)
     buf = np.empty(384, np.uint8)
-    words = np.empty(96, np.int64)
+    order = np.empty((7, 2), np.int64)
+    new_order = np.empty((7, 2), np.int64)
     idx = np.empty(7, np.int64)
-    return _key(n, adj, codes, h, new, buf, words, idx)
+    return _key(n, adj, codes, h, new, order, new_order, buf, idx)
 
 
 @njit(cache=True, nogil=True)
@@ -335,10 +360,11 @@ def key_halves_batch(ns, adjs, codes):
     h = np.empty((7, 32), np.uint8)
     new = np.empty((7, 32), np.uint8)
     buf = np.empty(384, np.uint8)
-    words = np.empty(96, np.int64)
+    order = np.empty((7, 2), np.int64)
+    new_order = np.empty((7, 2), np.int64)
     idx = np.empty(7, np.int64)
     for i in range(ns.shape[0]):
-        hi, lo = _key(ns[i], adjs[i], codes[i], h, new, buf, words, idx)
+        hi, lo = _key(ns[i], adjs[i], codes[i], h, new, order, new_order, buf, idx)
         out[i, 0] = hi
         out[i, 1] = lo
     return out
