@@ -45,6 +45,15 @@ NB201_CSV = ("nasbench201", "nb201_accuracies.csv.gz")
 
 
 @pytest.fixture(scope="module")
+def moons():
+    """The bundled NAS-Bench-Moons benchmark, one per test module (its neighbour table is
+    built once; its query counters start at zero in every module)."""
+    from nasbench_lab import benchmarks
+
+    return benchmarks.load("moons")
+
+
+@pytest.fixture(scope="module")
 def nb201():
     """The real NAS-Bench-201 table (CIFAR-10 valid 12 / test 200), one per test module."""
     from nasbench_lab import benchmarks

@@ -42,12 +42,6 @@ pytestmark = pytest.mark.usefixtures("registry")
 
 
 @pytest.fixture(scope="module")
-def moons():
-    """One loaded Moons benchmark per module (its neighbour table is built once)."""
-    return benchmarks.load("moons")
-
-
-@pytest.fixture(scope="module")
 def moons_ref():
     """A separate Moons object: the reference values, untouched by any experiment."""
     return benchmarks.load("moons")

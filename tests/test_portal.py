@@ -26,7 +26,6 @@ import pytest
 pytest.importorskip("starlette", reason="the portal's libraries are not installed (pip install 'nasbench-lab[portal]')")
 pytest.importorskip("uvicorn", reason="the portal's libraries are not installed (pip install 'nasbench-lab[portal]')")
 
-from nasbench_lab import benchmarks  # noqa: E402
 from nasbench_lab.experiment import Experiment, ExperimentConfig, ExperimentError  # noqa: E402
 from nasbench_lab.experiment.portal import PortalError  # noqa: E402
 from nasbench_lab.experiment.portal.api import MAX_BODY  # noqa: E402
@@ -36,11 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1/nni"
 
 pytestmark = pytest.mark.usefixtures("registry")
-
-
-@pytest.fixture(scope="module")
-def moons():
-    return benchmarks.load("moons")
 
 
 def free_port() -> int:

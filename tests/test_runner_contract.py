@@ -64,13 +64,6 @@ def budget_of(name: str, bench: str) -> int:
 
 # -- the benchmarks (module-scoped: the NB101 fixture and the NB301 surrogate take seconds) --
 @pytest.fixture(scope="module")
-def moons():
-    from nasbench_lab import benchmarks
-
-    return benchmarks.load("moons")
-
-
-@pytest.fixture(scope="module")
 def nb101():
     """All 423,624 NB101 cells with FIXTURE accuracies (seeded made-up numbers)."""
     try:

@@ -910,17 +910,9 @@ class Experiment:
         """INITIALIZED, RUNNING, STOPPING, STOPPED, DONE, NO_MORE_TRIAL or ERROR."""
         return self._status
 
-    def _job(self, r: dict) -> TrialJob:
-        ok = r["status"] == "SUCCEEDED"
-        return TrialJob(trialJobId=job_id(r["trial"]), trial=r["trial"], status=r["status"],
-                        hyperParameters={"key": r["key"]}, startTime=r["start_time"], endTime=r["end_time"],
-                        finalMetricData=r["validation"] if ok else None,
-                        test=r["test"] if ok and r["test"] is not None and r["test"] == r["test"] else None,
-                        error=r["error"])
-
     def list_trial_jobs(self) -> list[TrialJob]:
         """Every trial's job, in trial order."""
-        return [self._job(r) for r in self._need_store().trial_rows()]
+        return [TrialJob.from_row(r) for r in self._need_store().trial_rows()]
 
     def get_trial_job(self, trial_job_id: str | int) -> TrialJob:
         """One trial's job (by job id ``"000007"`` or trial number 7)."""
@@ -928,7 +920,7 @@ class Experiment:
         rows = self._need_store().trial_rows("WHERE trial = ?", (trial,))
         if not rows:
             raise ExperimentError(f"experiment {self.id!r} has no trial {trial_job_id!r}")
-        return self._job(rows[0])
+        return TrialJob.from_row(rows[0])
 
     def export_data(self) -> list[TrialResult]:
         """Every succeeded trial as ``TrialResult(parameter, value, trialJobId)``."""

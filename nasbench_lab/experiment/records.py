@@ -52,6 +52,23 @@ class TrialJob:
     error: str | None = None
     """why it failed: the traceback or the reason (timeout, dead worker)."""
 
+    @classmethod
+    def from_row(cls, r) -> "TrialJob":
+        """The job of one stored trial row (see :func:`trial_job_fields`)."""
+        return cls(**trial_job_fields(r))
+
+
+def trial_job_fields(r) -> dict:
+    """The :class:`TrialJob` fields of one stored trial row (a row of
+    ``ExperimentStore.trial_rows``) as a dict: the metrics only for a SUCCEEDED trial, a NaN
+    test accuracy as None. The portal serves these dicts as they are."""
+    ok = r["status"] == "SUCCEEDED"
+    test = r["test"]
+    return {"trialJobId": job_id(r["trial"]), "trial": r["trial"], "status": r["status"],
+            "hyperParameters": {"key": r["key"]}, "startTime": r["start_time"], "endTime": r["end_time"],
+            "finalMetricData": r["validation"] if ok else None,
+            "test": test if ok and test is not None and test == test else None, "error": r["error"]}
+
 
 @dataclasses.dataclass(frozen=True)
 class TrialMetricData:
@@ -76,4 +93,4 @@ def job_id(trial: int) -> str:
 
 
 __all__ = ["EXPERIMENT_STATUSES", "FINISHED", "TRIAL_STATUSES", "TrialJob", "TrialMetricData", "TrialResult",
-           "job_id"]
+           "job_id", "trial_job_fields"]

@@ -48,7 +48,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..config import ConfigError
-from ..records import TRIAL_STATUSES, job_id
+from ..records import TRIAL_STATUSES, job_id, trial_job_fields
 from ..store import ExperimentError, ExperimentStore, Registry
 
 #: the largest request body accepted (bytes)
@@ -278,12 +278,11 @@ class PortalData:
         sql = ("WHERE " + " AND ".join(where)) if where else ""
         out = []
         for r in self.store().trial_rows(sql, params):
-            ok = r["status"] == "SUCCEEDED"
-            out.append({"trialJobId": job_id(r["trial"]), "trial": r["trial"], "query": r["query"],
-                        "status": r["status"], "hyperParameters": {"key": r["key"]},
-                        "startTime": _num(r["start_time"]), "endTime": _num(r["end_time"]),
-                        "finalMetricData": _num(r["validation"]) if ok else None,
-                        "test": _num(r["test"]) if ok else None, "error": r["error"]})
+            job = trial_job_fields(r)  # the Experiment's TrialJob, plus the query count
+            for name in ("startTime", "endTime", "finalMetricData", "test"):
+                job[name] = _num(job[name])
+            job["query"] = r["query"]
+            out.append(job)
         return out
 
     def trial_jobs_body(self) -> bytes:

@@ -7,7 +7,9 @@ without Python objects. A cell is passed as three integers:
 ``n`` (vertices), ``adj`` (bit ``7*i + j`` set for an edge ``i -> j``) and ``codes``
 (3 bits per vertex, the index in ``OPS``). The digest comes back as two 64-bit halves
 (``hi`` = bytes 0-7, ``lo`` = bytes 8-15, big-endian), so ``f"{hi:016x}{lo:016x}"`` is the
-32-hex key.
+32-hex key. The refinement keeps each vertex's hash twice: as its 32 hex characters (the
+bytes the next messages are made of) and as two integers that sort like them (the digest's
+big-endian halves), so sorting neighbours compares integers, not characters.
 
 numba (a required dependency) is imported here only.
 """
@@ -341,15 +343,18 @@ def _key(n, adj, codes, h, new, order, new_order, buf, idx):
     return _halves(a, b, c, d)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _scratch():
+    """The work arrays of :func:`_key`: hex rows and their sort keys (current and new), the
+    message buffer (a multiple of 4 bytes, md5 reads it as words) and the vertex order."""
+    return (np.empty((7, 32), np.uint8), np.empty((7, 32), np.uint8), np.empty((7, 2), np.int64),
+            np.empty((7, 2), np.int64), np.empty(384, np.uint8), np.empty(7, np.int64))
+
+
 @njit(cache=True, nogil=True)
 def key_halves(n, adj, codes):
     """(hi, lo) 64-bit halves of the md5 module hash of one pruned cell."""
-    h = np.empty((7, 32), np.uint8)
-    new = np.empty((7, 32), np.uint8)
-    buf = np.empty(384, np.uint8)
-    order = np.empty((7, 2), np.int64)
-    new_order = np.empty((7, 2), np.int64)
-    idx = np.empty(7, np.int64)
+    h, new, order, new_order, buf, idx = _scratch()
     return _key(n, adj, codes, h, new, order, new_order, buf, idx)
 
 
@@ -357,12 +362,7 @@ def key_halves(n, adj, codes):
 def key_halves_batch(ns, adjs, codes):
     """(N, 2) uint64 halves of the md5 module hash of N pruned cells."""
     out = np.empty((ns.shape[0], 2), np.uint64)
-    h = np.empty((7, 32), np.uint8)
-    new = np.empty((7, 32), np.uint8)
-    buf = np.empty(384, np.uint8)
-    order = np.empty((7, 2), np.int64)
-    new_order = np.empty((7, 2), np.int64)
-    idx = np.empty(7, np.int64)
+    h, new, order, new_order, buf, idx = _scratch()
     for i in range(ns.shape[0]):
         hi, lo = _key(ns[i], adjs[i], codes[i], h, new, order, new_order, buf, idx)
         out[i, 0] = hi
