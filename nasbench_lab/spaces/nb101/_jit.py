@@ -16,8 +16,13 @@ numba (a required dependency) is imported here only.
 from __future__ import annotations
 
 import hashlib
+import sys
+
 import numpy as np
 from numba import njit
+
+if sys.byteorder != "little":  # the md5 kernel reads its message bytes as native 32-bit words
+    raise ImportError("the NAS-Bench-101 hash kernels need a little-endian machine")
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).copy()
 _LABEL = (-1, 0, 1, 2, -2)
@@ -46,10 +51,11 @@ def _md5(buf, length):
     """md5 of ``buf[:length]`` (``buf`` has room for the padding; its size is a multiple
     of 4): digest words (a, b, c, d) as int64.
 
-    The message words are read in place (``buf.view(np.uint32)``, little-endian as md5
-    wants), the 64 steps are unrolled with their constants (RFC 1321), and every step is
-    cast back to uint32 so the compiler works on 32-bit words (numba widens uint32
-    arithmetic to 64 bits). F and G are written ``z ^ (x & (y ^ z))``.
+    The message words are read in place (``buf.view(np.uint32)``: md5's little-endian
+    words, since the module refuses big-endian machines), the 64 steps are unrolled with
+    their constants (RFC 1321), and every step is cast back to uint32 so the compiler works
+    on 32-bit words (numba widens uint32 arithmetic to 64 bits). F and G are written
+    ``z ^ (x & (y ^ z))``.
     """
     buf[length] = 0x80
     total = ((length + 8) // 64 + 1) * 64
