@@ -61,7 +61,8 @@ class TrialJob:
 def trial_job_fields(r) -> dict:
     """The :class:`TrialJob` fields of one stored trial row (a row of
     ``ExperimentStore.trial_rows``) as a dict: the metrics only for a SUCCEEDED trial, a NaN
-    test accuracy as None. The portal serves these dicts as they are."""
+    test accuracy as None. The portal's ``trial-jobs`` serves these dicts (finite numbers
+    only, plus the trial's query count)."""
     ok = r["status"] == "SUCCEEDED"
     test = r["test"]
     return {"trialJobId": job_id(r["trial"]), "trial": r["trial"], "status": r["status"],

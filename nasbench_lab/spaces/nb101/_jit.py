@@ -30,20 +30,11 @@ _LABEL = (-1, 0, 1, 2, -2)
 _INIT_DIGESTS = [hashlib.md5(str((o, i, _LABEL[k])).encode()).digest()
                  for o in range(7) for i in range(7) for k in range(5)]
 _INIT = np.array([list(d.hex().encode()) for d in _INIT_DIGESTS], dtype=np.uint8)
-_SIGN = 1 << 63
-
-
-def _order_key(half: int) -> int:
-    """A big-endian 64-bit half of a digest as an int64 that sorts like the unsigned value
-    (the sign bit flipped): hex strings sort as their digests' bytes, so two such keys per
-    vertex order its hashes without comparing characters."""
-    return (half ^ _SIGN) - (1 << 64) if half < _SIGN else half ^ _SIGN
-
-
-#: the sort keys (two per row) of the rows of ``_INIT``
-_INIT_ORDER = np.array([[_order_key(int.from_bytes(d[:8], "big")), _order_key(int.from_bytes(d[8:], "big"))]
-                        for d in _INIT_DIGESTS], dtype=np.int64)
+#: flipping the sign bit makes int64 order the unsigned order of a digest's 64-bit halves
 _SIGN64 = np.int64(-(1 << 63))
+#: the sort keys of the rows of ``_INIT`` (see :func:`_hex_into`)
+_INIT_ORDER = (np.frombuffer(b"".join(_INIT_DIGESTS), dtype=">u8").astype(np.uint64).view(np.int64)
+               ^ _SIGN64).reshape(-1, 2)
 
 
 @njit(cache=True, nogil=True)
@@ -209,25 +200,27 @@ def _md5(buf, length):
     return np.int64(a0), np.int64(b0), np.int64(c0), np.int64(d0)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _big_endian(x, y):
+    """Two digest words (little-endian bytes) -> their 8 bytes as one big-endian 64-bit int."""
+    v = 0
+    for w in (x, y):
+        for byte in range(4):
+            v = (v << 8) | ((w >> (8 * byte)) & 0xFF)
+    return v
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _halves(a, b, c, d):
-    """Digest words (little-endian bytes) -> the digest's two big-endian 64-bit halves."""
-    hi = 0
-    for w in (a, b):
-        for byte in range(4):
-            hi = (hi << 8) | ((w >> (8 * byte)) & 0xFF)
-    lo = 0
-    for w in (c, d):
-        for byte in range(4):
-            lo = (lo << 8) | ((w >> (8 * byte)) & 0xFF)
-    return hi, lo
+    """Digest words -> the digest's two big-endian 64-bit halves (hi = bytes 0-7)."""
+    return _big_endian(a, b), _big_endian(c, d)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _hex_into(a, b, c, d, out, order, row):
     """Write the 32 hex characters of digest words (a, b, c, d) into ``out[row]`` and their
-    sort keys (the big-endian halves, sign bit flipped) into ``order[row]``."""
+    sort keys (the big-endian halves, sign bit flipped: hex strings sort as their digests'
+    bytes) into ``order[row]``."""
     k = 0
     for w in (a, b, c, d):
         for byte in range(4):
